@@ -1,0 +1,1 @@
+"""Duplicate detection: exact (hash), near (MinHash LSH) and semantic (FAISS)."""
