@@ -1,0 +1,1 @@
+"""Demo data built from real text on this machine (never hand-written)."""

@@ -1,0 +1,242 @@
+"""Build the demo inbox: dated drops shaped like a web scrape, from real text.
+
+Night 1 holds signed standard-library docstrings, package docstrings under each
+package's license, declared output of the project's Markov generator, an
+undeclared web-crawl mixture for the detector, duplicates, a tampered signed
+record and a file of malformed rows. Night 2 is a flood of a 5th recursive
+generation of the generator: the collapse scenario the gates exist for.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from anchormix.demo.docstrings import Docstring, harvest_package, harvest_stdlib
+from anchormix.demo.markov import MarkovModel, recursive_generations
+
+# (distribution, import name): packages that anchormix itself installs, so they
+# are present wherever the demo runs.
+DEMO_PACKAGES = [
+    ("pandas", "pandas"), ("pyarrow", "pyarrow"), ("jinja2", "jinja2"),
+    ("click", "click"), ("requests", "requests"), ("numpy", "numpy"),
+]
+GENERATOR_SOURCE = "markov-generator"
+STDLIB_SOURCE = "python-stdlib"
+CRAWL_SOURCE = "web-crawl"
+DEMO_KEY_ID = "python-stdlib-demo"
+
+
+@dataclass
+class DemoInbox:
+    """What :func:`build_demo_inbox` wrote."""
+
+    inbox: Path
+    registry: Path
+    drops: list[str]
+    files: list[Path]
+    counts: dict[str, int]
+
+
+def _source_name(distribution: str) -> str:
+    return f"pypi-{distribution.lower()}"
+
+
+def _record(rid: str, text: str, source: str, fetched: datetime, url: str, **extra) -> dict:
+    row = {"id": rid, "url": url, "fetched_at": fetched.isoformat(), "text": text, "source": source}
+    row.update(extra)
+    return row
+
+
+def _write_jsonl(path: Path, rows: list[dict], gz: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    if gz:
+        with gzip.open(path, "wb") as handle:
+            handle.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def _write_parquet(path: Path, rows: list[dict]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def _write_csv(path: Path, rows: list[dict]) -> Path:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["id", "url", "fetched_at", "text", "source"]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row[c] for c in columns})
+    return path
+
+
+def _registry_toml(packages: dict[str, str], public_key_b64: str) -> str:
+    lines = [
+        "# Source registry for the demo inbox, written by `anchormix demo-inbox`.",
+        "",
+        f'[sources.{STDLIB_SOURCE}]',
+        'kind = "licensed_human_archive"',
+        'license = "PSF-2.0"',
+        'trust_tier = "high"',
+        'description = "Docstrings of the Python standard library, signed by the archive"',
+        f'public_keys = [ {{ key_id = "{DEMO_KEY_ID}", ed25519 = "{public_key_b64}" }} ]',
+        "",
+        f"[sources.{GENERATOR_SOURCE}]",
+        'kind = "generator"',
+        'license = "Apache-2.0"',
+        'trust_tier = "high"',
+        'description = "anchormix word-level Markov generator (declared synthetic output)"',
+        "",
+        f"[sources.{CRAWL_SOURCE}]",
+        'kind = "web_crawl"',
+        'license = "mixed"',
+        'trust_tier = "medium"',
+        'description = "Undeclared crawl: human docstrings mixed with unlabelled generator output"',
+    ]
+    for dist, license in sorted(packages.items()):
+        lines += [
+            "",
+            f"[sources.{_source_name(dist)}]",
+            'kind = "licensed_human_archive"',
+            f"license = {json.dumps(license)}",
+            'trust_tier = "medium"',
+            f'description = "Docstrings of the {dist} package"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _malformed_rows(good: list[dict], max_text_bytes: int) -> bytes:
+    """Defects made by damaging real rows; one line per quarantine reason."""
+    base = good[0]
+    lines = [
+        json.dumps(good[1]).encode(),  # a good row in a bad file still loads
+        json.dumps(base)[:-7].encode(),  # truncated JSON
+        json.dumps({k: v for k, v in good[2].items() if k != "text"}).encode(),  # missing field
+        json.dumps({**good[3], "fetched_at": 20260101}).encode(),  # wrong type
+        json.dumps({**good[4], "fetched_at": "last tuesday"}).encode(),  # bad timestamp
+        json.dumps(good[5]).encode().replace(b'"text": "', b'"text": "\xff\xfe', 1),  # invalid UTF-8
+        json.dumps({**good[6], "id": good[6]["id"] + "-big",
+                    "text": (good[6]["text"] + " ") * (max_text_bytes // max(1, len(good[6]["text"])) + 2)}).encode(),
+        json.dumps(good[7]).encode(),  # same id as a row of another file: duplicate id
+        b"[1, 2, 3]",  # not an object
+    ]
+    return b"\n".join(lines) + b"\n"
+
+
+def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: list[date] | None = None,
+                     seed: int = 7, max_text_bytes: int = 200_000) -> DemoInbox:
+    """Write the demo drops into ``inbox`` and the matching source registry.
+
+    Returns the drop names (``YYYY-MM-DD``), the files written and per-kind counts.
+    """
+    from anchormix.provenance.manifest import generate_keypair, sign_text
+
+    rng = random.Random(seed)
+    if nights is None:
+        today = datetime.now(timezone.utc).date()
+        nights = [today - timedelta(days=2), today - timedelta(days=1)]
+    drops = [n.isoformat() for n in nights]
+    stdlib = harvest_stdlib()
+    rng.shuffle(stdlib)
+    packages: dict[str, list[Docstring]] = {}
+    for dist, module in DEMO_PACKAGES:
+        docs = harvest_package(dist, module)
+        rng.shuffle(docs)
+        if docs:
+            packages[dist] = docs[:60]
+    if len(stdlib) < 600:
+        raise RuntimeError(f"only {len(stdlib)} standard-library docstrings found; the demo needs 600")
+
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    private_pem, public_b64 = generate_keypair()
+    (keys_dir / f"{DEMO_KEY_ID}.pem").write_bytes(private_pem)
+    registry_path.parent.mkdir(parents=True, exist_ok=True)
+    registry_path.write_text(_registry_toml({d: docs[0].license for d, docs in packages.items()}, public_b64))
+
+    night1 = datetime.combine(nights[0], datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=1)
+    signed_docs, crawl_human, held_back = stdlib[:360], stdlib[360:440], stdlib[440:600]
+    files: list[Path] = []
+    counts: dict[str, int] = {}
+
+    signed = []
+    for i, doc in enumerate(signed_docs):
+        manifest = sign_text(doc.text, source=STDLIB_SOURCE, creator="CPython contributors",
+                             capture_time=night1.isoformat(), digital_source_type="digitalCapture",
+                             private_key=private_pem, key_id=DEMO_KEY_ID)
+        signed.append(_record(f"stdlib-{i:05d}", doc.text, STDLIB_SOURCE, night1,
+                              f"https://docs.python.org/3/library/{doc.qualname}", manifest=manifest,
+                              metadata={"qualname": doc.qualname, "license": doc.license}))
+    # Tampered after signing: the text no longer matches the signed hash.
+    for row in signed[-4:]:
+        row["text"] = row["text"].replace(" the ", " a ", 1) if " the " in row["text"] else row["text"] + "."
+    files.append(_write_jsonl(inbox / drops[0] / "stdlib-signed.jsonl", signed))
+    counts["stdlib_signed"] = len(signed)
+    counts["tampered"] = 4
+
+    pkg_rows = []
+    for dist, docs in packages.items():
+        for j, doc in enumerate(docs[:45]):
+            pkg_rows.append(_record(f"{_source_name(dist)}-{j:04d}", doc.text, _source_name(dist), night1,
+                                    f"https://pypi.org/project/{dist}/#{doc.qualname}",
+                                    metadata={"qualname": doc.qualname, "license": doc.license}))
+    files.append(_write_parquet(inbox / drops[0] / "packages.parquet", pkg_rows))
+    counts["package_docstrings"] = len(pkg_rows)
+
+    human_texts = [d.text for d in stdlib[:600]] + [d.text for docs in packages.values() for d in docs]
+    model = MarkovModel.train(human_texts, order=2)
+    gen1 = model.generate(260, seed=seed)
+    declared = [_record(f"gen1-{i:05d}", t, GENERATOR_SOURCE, night1, f"generator://markov/gen1/{i}",
+                        metadata={"generation": 1}) for i, t in enumerate(gen1[:200])]
+    files.append(_write_jsonl(inbox / drops[0] / "generator-gen1.jsonl.gz", declared, gz=True))
+    counts["synthetic_declared"] = len(declared)
+
+    crawl = [_record(f"crawl-h-{i:04d}", d.text, CRAWL_SOURCE, night1, f"https://example.org/crawl/h{i}")
+             for i, d in enumerate(crawl_human)]
+    crawl += [_record(f"crawl-s-{i:04d}", t, CRAWL_SOURCE, night1, f"https://example.org/crawl/s{i}")
+              for i, t in enumerate(gen1[200:260])]
+    # Exact and near copies of signed records, re-crawled under new ids.
+    for i, row in enumerate(signed[:10]):
+        crawl.append(_record(f"crawl-dup-{i:02d}", row["text"], CRAWL_SOURCE, night1, f"https://mirror.example.org/{i}"))
+    for i, row in enumerate(signed[10:20]):
+        words = row["text"].split()
+        near = " ".join(words[:-1]) if len(words) > 40 else row["text"] + " " + words[0]
+        crawl.append(_record(f"crawl-near-{i:02d}", near, CRAWL_SOURCE, night1, f"https://mirror.example.org/n{i}"))
+    rng.shuffle(crawl)
+    files.append(_write_csv(inbox / drops[0] / "webcrawl.csv", crawl))
+    counts["web_crawl"] = len(crawl)
+
+    bad_source = [_record(f"bad-{i}", d.text, CRAWL_SOURCE, night1, f"https://example.org/bad/{i}")
+                  for i, d in enumerate(held_back[:8])]
+    bad_source[7]["id"] = signed[0]["id"]
+    bad_path = inbox / drops[0] / "malformed.jsonl"
+    bad_path.write_bytes(_malformed_rows(bad_source, max_text_bytes))
+    files.append(bad_path)
+    counts["malformed_lines"] = 9
+
+    if len(drops) > 1:
+        night2 = night1 + timedelta(days=1)
+        generations = recursive_generations(human_texts, generations=5, per_generation=400, seed=seed)
+        flood = [_record(f"gen5-{i:05d}", t, GENERATOR_SOURCE, night2, f"generator://markov/gen5/{i}",
+                         metadata={"generation": 5}) for i, t in enumerate(generations[-1])]
+        files.append(_write_jsonl(inbox / drops[1] / "generator-gen5.jsonl", flood))
+        fresh = [_record(f"stdlib-n2-{i:05d}", d.text, STDLIB_SOURCE, night2,
+                         f"https://docs.python.org/3/library/{d.qualname}") for i, d in enumerate(held_back[8:68])]
+        files.append(_write_jsonl(inbox / drops[1] / "stdlib-unsigned.jsonl", fresh))
+        counts["night2_generator_gen5"] = len(flood)
+        counts["night2_stdlib_unsigned"] = len(fresh)
+    return DemoInbox(inbox, registry_path, drops, files, counts)

@@ -1,0 +1,76 @@
+"""The DuckDB store: schema and the few queries several stages share.
+
+Every stage writes its results keyed by record id and the drop (partition) the
+record arrived in, so a re-run of a drop replaces that drop's rows instead of
+adding to them.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ingested_files (
+    path VARCHAR PRIMARY KEY, sha256 VARCHAR, drop VARCHAR, n_rows INTEGER,
+    n_loaded INTEGER, n_quarantined INTEGER, ingested_at TIMESTAMP DEFAULT now());
+CREATE TABLE IF NOT EXISTS raw_records (
+    id VARCHAR PRIMARY KEY, drop VARCHAR, file VARCHAR, line INTEGER, url VARCHAR,
+    fetched_at VARCHAR, text VARCHAR, source VARCHAR, metadata VARCHAR, manifest VARCHAR,
+    media_path VARCHAR, seq BIGINT);
+CREATE TABLE IF NOT EXISTS quarantine (
+    drop VARCHAR, file VARCHAR, line INTEGER, record_id VARCHAR, reason VARCHAR, excerpt VARCHAR);
+CREATE TABLE IF NOT EXISTS normalized (
+    id VARCHAR PRIMARY KEY, drop VARCHAR, norm_text VARCHAR, content_hash VARCHAR,
+    n_chars INTEGER, n_words INTEGER);
+CREATE TABLE IF NOT EXISTS dedup (
+    id VARCHAR PRIMARY KEY, drop VARCHAR, status VARCHAR, duplicate_of VARCHAR,
+    method VARCHAR, similarity DOUBLE);
+CREATE TABLE IF NOT EXISTS evidence (
+    id VARCHAR, drop VARCHAR, signal VARCHAR, value VARCHAR, verdict VARCHAR, ref VARCHAR);
+CREATE TABLE IF NOT EXISTS provenance (
+    id VARCHAR PRIMARY KEY, drop VARCHAR, class VARCHAR, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS detector_runs (
+    drop VARCHAR, version VARCHAR, trained BOOLEAN, reason VARCHAR, heldout_auroc DOUBLE,
+    threshold DOUBLE, precision DOUBLE, recall DOUBLE, n_train INTEGER, n_test INTEGER,
+    created_at TIMESTAMP DEFAULT now());
+CREATE TABLE IF NOT EXISTS quality (
+    id VARCHAR PRIMARY KEY, drop VARCHAR, score DOUBLE, passed BOOLEAN, reasons VARCHAR);
+CREATE TABLE IF NOT EXISTS clusters (
+    id VARCHAR PRIMARY KEY, drop VARCHAR, cluster INTEGER, baseline_id VARCHAR);
+CREATE TABLE IF NOT EXISTS candidates (
+    fingerprint VARCHAR PRIMARY KEY, drop VARCHAR, created_at TIMESTAMP DEFAULT now(),
+    policy VARCHAR, thresholds VARCHAR, watermark BIGINT, n_records INTEGER,
+    feasible BOOLEAN, infeasible_reasons VARCHAR, report VARCHAR);
+CREATE TABLE IF NOT EXISTS candidate_records (
+    fingerprint VARCHAR, id VARCHAR, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS record_states (
+    fingerprint VARCHAR, state VARCHAR, detail VARCHAR, n BIGINT);
+CREATE TABLE IF NOT EXISTS gate_results (
+    fingerprint VARCHAR, gate VARCHAR, passed BOOLEAN, details VARCHAR,
+    evaluated_at TIMESTAMP DEFAULT now());
+CREATE TABLE IF NOT EXISTS publications (
+    generation INTEGER PRIMARY KEY, fingerprint VARCHAR, drop VARCHAR, path VARCHAR,
+    n_records INTEGER, published_at TIMESTAMP DEFAULT now());
+CREATE TABLE IF NOT EXISTS published_records (
+    generation INTEGER, id VARCHAR);
+CREATE TABLE IF NOT EXISTS metrics_history (
+    generation INTEGER, fingerprint VARCHAR, drop VARCHAR, metric VARCHAR, value DOUBLE,
+    published BOOLEAN, recorded_at TIMESTAMP DEFAULT now());
+CREATE SEQUENCE IF NOT EXISTS record_seq;
+"""
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table the pipeline uses (idempotent)."""
+    con.execute(SCHEMA)
+
+
+def watermark(con: duckdb.DuckDBPyConnection, drop: str) -> int:
+    """A number that changes whenever records for drops <= ``drop`` are added."""
+    row = con.execute("SELECT coalesce(max(seq), 0) FROM raw_records WHERE drop <= ?", [drop]).fetchone()
+    return int(row[0])
+
+
+def counts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict:
+    """Run a two-column ``key, count`` query into a dict."""
+    return {k: int(v) for k, v in con.execute(sql, params or []).fetchall()}
