@@ -1,0 +1,381 @@
+"""Diversity metrics of a mix and the diversity gates that block collapsing mixes.
+
+Model collapse loses the tails of the distribution first, then its variance
+(Shumailov et al., 2024), so a mix is measured three ways:
+
+* spread of its embeddings: Vendi score and effective rank;
+* its histogram over k-means clusters *frozen from a pinned human baseline*
+  (:mod:`anchormix.baseline`): cluster entropy, tail coverage (are the rare
+  baseline clusters still present?) and Jensen-Shannon divergence against the
+  baseline and the previous published generation;
+* lexical distinct-n.
+
+All vector metrics treat rows as L2-normalized embeddings (cosine geometry) and
+must only compare vectors of one model id; :func:`anchormix.baseline.load_baseline`
+enforces that.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from anchormix.configtools import reject_unknown, take_fraction, take_number
+from anchormix.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anchormix.baseline import Baseline
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Names served from anchormix.baseline, so callers can import the whole
+# diversity API from one module without a circular import.
+_BASELINE_NAMES = {"Baseline", "BaselineExists", "BaselineMismatch", "pin_baseline", "load_baseline", "assign_clusters"}
+
+
+def __getattr__(name: str):
+    if name in _BASELINE_NAMES:
+        from anchormix import baseline
+
+        return getattr(baseline, name)
+    raise AttributeError(name)
+
+
+def _rows_normalized(X: np.ndarray) -> np.ndarray:
+    x = np.asarray(X, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {x.shape}")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return x / norms
+
+
+def _exp_entropy(weights: np.ndarray) -> float:
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+    total = w.sum()
+    if total <= 0:
+        return 0.0
+    p = w[w > 0] / total
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def vendi_score(X: np.ndarray) -> float:
+    """Vendi score (q=1) with the cosine kernel: exp of the entropy of the eigenvalues of K/n.
+
+    Rows are L2-normalized, so ``K = X Xᵀ`` has a unit diagonal. The non-zero
+    eigenvalues of ``K/n`` equal those of ``XᵀX/n`` (d x d), so this costs
+    O(n·d²) instead of O(n³). Ranges from 1 (all rows identical) to
+    min(n, d) (rows orthogonal). Duplicating every row leaves it unchanged.
+    """
+    x = _rows_normalized(X)
+    n = len(x)
+    if n == 0:
+        return 0.0
+    w = np.linalg.eigvalsh(x.T @ x / n)
+    return _exp_entropy(w)
+
+
+def effective_rank(X: np.ndarray, normalize_rows: bool = True) -> float:
+    """Effective rank (Roy & Vetterli, 2007): exp of the entropy of the normalized singular values.
+
+    Rows are L2-normalized first by default, to match the cosine geometry of
+    :func:`vendi_score` (which is the same quantity on squared singular values).
+    """
+    x = _rows_normalized(X) if normalize_rows else np.asarray(X, dtype=np.float64)
+    if x.size == 0:
+        return 0.0
+    s = np.linalg.svd(x, compute_uv=False)
+    return _exp_entropy(s)
+
+
+def cluster_hist(labels: np.ndarray, k: int) -> np.ndarray:
+    """Counts of ``labels`` (ints in [0, k)) as a length-k int array."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"labels must lie in [0, {k})")
+    return np.bincount(labels, minlength=k).astype(np.int64)
+
+
+def cluster_entropy(labels: np.ndarray, k: int) -> float:
+    """Shannon entropy of the cluster histogram, normalized by log k to [0, 1] (1 = uniform over k)."""
+    h = cluster_hist(labels, k).astype(np.float64)
+    if k <= 1 or h.sum() == 0:
+        return 0.0
+    p = h[h > 0] / h.sum()
+    return float(-(p * np.log(p)).sum() / math.log(k))
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def distinct_n(texts: Iterable[str], n: int) -> float:
+    """Lexical distinct-n: distinct word n-grams over all n-grams, pooled over ``texts`` (0 if none)."""
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    seen: set[tuple[str, ...]] = set()
+    total = 0
+    for text in texts:
+        words = _words(text or "")
+        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+        total += len(grams)
+        seen.update(grams)
+    return len(seen) / total if total else 0.0
+
+
+def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) of two histograms (counts or shares)."""
+    a = np.asarray(p, dtype=np.float64)
+    b = np.asarray(q, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"histograms differ in length: {a.shape} vs {b.shape}")
+    if a.sum() <= 0 or b.sum() <= 0:
+        raise ValueError("histograms must have positive mass")
+    a, b = a / a.sum(), b / b.sum()
+    m = (a + b) / 2
+
+    def kl(x: np.ndarray) -> float:
+        nz = x > 0
+        return float((x[nz] * np.log2(x[nz] / m[nz])).sum())
+
+    return float(min(1.0, max(0.0, (kl(a) + kl(b)) / 2)))
+
+
+@dataclass(frozen=True)
+class TailRule:
+    """Which baseline clusters are the tail, and when the tail is still covered.
+
+    The tail is the smallest baseline clusters whose cumulative baseline mass
+    stays <= ``tail_mass`` (at least one; empty baseline clusters are not part
+    of the baseline and never count). A tail cluster is *covered* by a
+    candidate of n records when it holds at least
+    ``max(min_count, ceil(min_fraction * expected))`` of them, where
+    ``expected = n * baseline share``. Tail coverage = covered / tail clusters.
+    """
+
+    tail_mass: float = 0.2
+    min_count: int = 1
+    min_fraction: float = 0.25
+
+
+@dataclass(frozen=True)
+class DiversitySettings:
+    """The ``[diversity]`` config section.
+
+    ``baseline_clusters`` (32): k-means clusters frozen from the pinned human
+    baseline. ``seed`` (0): k-means seed. ``tail_mass`` (0.2), ``tail_min_count``
+    (1), ``tail_min_fraction`` (0.25): the :class:`TailRule`.
+    """
+
+    baseline_clusters: int = 32
+    seed: int = 0
+    tail: TailRule = field(default_factory=TailRule)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "diversity") -> "DiversitySettings":
+        """Build settings from a config mapping; unknown keys or bad values raise ConfigError."""
+        reject_unknown(data, ("baseline_clusters", "seed", "tail_mass", "tail_min_count", "tail_min_fraction"), prefix)
+        tail_mass = take_fraction(data, "tail_mass", prefix, 0.2)
+        if tail_mass <= 0:
+            raise ConfigError(f"{prefix}.tail_mass", f"must be > 0, got {tail_mass!r}")
+        return cls(
+            baseline_clusters=take_number(data, "baseline_clusters", prefix, 32, lo=2, hi=65536, integer=True),
+            seed=take_number(data, "seed", prefix, 0, lo=0, integer=True),
+            tail=TailRule(
+                tail_mass=tail_mass,
+                min_count=take_number(data, "tail_min_count", prefix, 1, lo=1, integer=True),
+                min_fraction=take_fraction(data, "tail_min_fraction", prefix, 0.25),
+            ),
+        )
+
+
+def tail_clusters(baseline_hist: Sequence[float], tail_mass: float = 0.2) -> np.ndarray:
+    """Indices of the baseline's tail clusters under :class:`TailRule` (rarest first)."""
+    h = np.asarray(baseline_hist, dtype=np.float64)
+    present = np.flatnonzero(h > 0)
+    if len(present) == 0:
+        return np.zeros(0, dtype=np.int64)
+    share = h / h.sum()
+    order = present[np.lexsort((present, share[present]))]
+    cumulative = np.cumsum(share[order])
+    n_tail = max(1, int(np.searchsorted(cumulative, tail_mass + 1e-12, side="right")))
+    return order[:n_tail].astype(np.int64)
+
+
+def tail_coverage(baseline: "Baseline", labels: np.ndarray, rule: TailRule | None = None) -> tuple[float, list[int]]:
+    """Share of the baseline's tail clusters still covered by a candidate, and the ones that lost coverage.
+
+    ``labels`` are the candidate's clusters from :func:`anchormix.baseline.assign_clusters`.
+    See :class:`TailRule` for the rule. Returns ``(coverage in [0, 1], lost cluster ids)``.
+    """
+    rule = rule or TailRule()
+    hist = np.asarray(baseline.hist, dtype=np.float64)
+    tail = tail_clusters(hist, rule.tail_mass)
+    counts = cluster_hist(labels, len(hist))
+    n = counts.sum()
+    lost = []
+    for c in tail:
+        expected = n * hist[c] / hist.sum()
+        needed = max(rule.min_count, math.ceil(rule.min_fraction * expected - 1e-9))
+        if counts[c] < needed:
+            lost.append(int(c))
+    coverage = 1.0 - len(lost) / len(tail) if len(tail) else 1.0
+    return coverage, lost
+
+
+def diversity_report(
+    X: np.ndarray,
+    texts: Sequence[str],
+    baseline: "Baseline",
+    previous_hist: Sequence[float] | None = None,
+    rule: TailRule | None = None,
+) -> dict[str, Any]:
+    """All diversity metrics of one candidate mix, as a JSON-ready dict.
+
+    ``X``: the candidate's embeddings (same model as ``baseline``); ``texts``:
+    its normalized texts; ``previous_hist``: cluster histogram of the previous
+    published generation (None for the first). Keys: ``n``, ``vendi``,
+    ``vendi_ratio`` (vs the baseline's own Vendi), ``effective_rank``,
+    ``cluster_entropy``, ``tail_coverage``, ``lost_tail_clusters``,
+    ``js_baseline``, ``js_previous`` (None without a previous generation),
+    ``distinct_1``, ``distinct_2``, ``cluster_hist``, ``model_id``.
+    """
+    from anchormix.baseline import assign_clusters
+
+    rule = rule or TailRule()
+    X = np.asarray(X)
+    if len(X) != len(texts):
+        raise ValueError(f"{len(X)} vectors for {len(texts)} texts")
+    k = len(baseline.hist)
+    labels = assign_clusters(baseline, X) if len(X) else np.zeros(0, dtype=np.int64)
+    hist = cluster_hist(labels, k)
+    vendi = vendi_score(X) if len(X) else 0.0
+    coverage, lost = tail_coverage(baseline, labels, rule)
+    js_prev = None
+    if previous_hist is not None and hist.sum() > 0 and np.sum(previous_hist) > 0:
+        js_prev = js_divergence(hist, previous_hist)
+    return {
+        "n": int(len(X)),
+        "model_id": baseline.model_id,
+        "vendi": vendi,
+        "vendi_ratio": vendi / baseline.vendi if baseline.vendi > 0 else 0.0,
+        "effective_rank": effective_rank(X) if len(X) else 0.0,
+        "cluster_entropy": cluster_entropy(labels, k),
+        "tail_coverage": coverage,
+        "lost_tail_clusters": lost,
+        "js_baseline": js_divergence(hist, baseline.hist) if hist.sum() > 0 else 1.0,
+        "js_previous": js_prev,
+        "distinct_1": distinct_n(texts, 1),
+        "distinct_2": distinct_n(texts, 2),
+        "cluster_hist": [int(c) for c in hist],
+    }
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """The diversity keys of the ``[gates]`` config section.
+
+    ``vendi_ratio_floor`` (0.85): candidate Vendi / baseline Vendi must be >= it.
+    ``tail_coverage_floor`` (0.8): share of rare baseline clusters still covered.
+    ``js_baseline_ceiling`` (0.1, bits): JS divergence of the cluster histogram
+    from the baseline's. ``max_drop_from_previous`` (0.1): largest relative fall
+    of Vendi from the previous published generation. Other ``[gates]`` keys
+    belong to other modules; pass ``allow_other_keys`` to ignore them here.
+    """
+
+    vendi_ratio_floor: float = 0.85
+    tail_coverage_floor: float = 0.8
+    js_baseline_ceiling: float = 0.1
+    max_drop_from_previous: float = 0.1
+
+    KEYS = ("vendi_ratio_floor", "tail_coverage_floor", "js_baseline_ceiling", "max_drop_from_previous")
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], prefix: str = "gates", allow_other_keys: Iterable[str] = ()
+    ) -> "GateThresholds":
+        """Build thresholds from a config mapping; unknown keys or bad values raise ConfigError."""
+        reject_unknown(data, (*cls.KEYS, *allow_other_keys), prefix)
+        return cls(
+            vendi_ratio_floor=take_number(data, "vendi_ratio_floor", prefix, 0.85, lo=0.0, hi=10.0),
+            tail_coverage_floor=take_fraction(data, "tail_coverage_floor", prefix, 0.8),
+            js_baseline_ceiling=take_fraction(data, "js_baseline_ceiling", prefix, 0.1),
+            max_drop_from_previous=take_fraction(data, "max_drop_from_previous", prefix, 0.1),
+        )
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One diversity gate's verdict; ``detail`` says what failed, by how much, and which tail clusters were lost."""
+
+    gate: str
+    metric: str
+    observed: float | None
+    threshold: float
+    passed: bool
+    detail: str
+
+
+def _lost_note(report: Mapping[str, Any]) -> str:
+    lost = list(report.get("lost_tail_clusters") or [])
+    return f"; rare baseline clusters without coverage: {lost}" if lost else "; no rare baseline cluster lost coverage"
+
+
+def evaluate_diversity_gates(
+    report: Mapping[str, Any], previous_report: Mapping[str, Any] | None, thresholds: GateThresholds
+) -> list[GateResult]:
+    """Evaluate the four diversity gates of a candidate's :func:`diversity_report`.
+
+    Gates: ``vendi_ratio_floor`` (vendi_ratio >= floor), ``tail_coverage_floor``
+    (tail_coverage >= floor), ``js_baseline_ceiling`` (js_baseline <= ceiling),
+    ``max_drop_from_previous`` (1 - vendi / previous vendi <= ceiling; passes,
+    saying so, when there is no previous published generation).
+    """
+    results: list[GateResult] = []
+
+    def floor(gate: str, metric: str, limit: float) -> None:
+        value = float(report[metric])
+        ok = value >= limit
+        if ok:
+            detail = f"{metric} {value:.4f} >= floor {limit:.4f}"
+        else:
+            short = limit - value
+            rel = short / limit if limit else float("inf")
+            detail = f"{metric} {value:.4f} is below floor {limit:.4f} by {short:.4f} ({rel:.1%})" + _lost_note(report)
+        results.append(GateResult(gate, metric, value, limit, ok, detail))
+
+    floor("vendi_ratio_floor", "vendi_ratio", thresholds.vendi_ratio_floor)
+    floor("tail_coverage_floor", "tail_coverage", thresholds.tail_coverage_floor)
+
+    js = float(report["js_baseline"])
+    limit = thresholds.js_baseline_ceiling
+    if js <= limit:
+        detail = f"js_baseline {js:.4f} <= ceiling {limit:.4f}"
+    else:
+        detail = f"js_baseline {js:.4f} exceeds ceiling {limit:.4f} by {js - limit:.4f}" + _lost_note(report)
+    results.append(GateResult("js_baseline_ceiling", "js_baseline", js, limit, js <= limit, detail))
+
+    limit = thresholds.max_drop_from_previous
+    prev = None if previous_report is None else previous_report.get("vendi")
+    if prev is None or float(prev) <= 0:
+        results.append(
+            GateResult("max_drop_from_previous", "vendi_drop", None, limit, True,
+                       "no previous published generation to compare with")
+        )
+    else:
+        drop = 1.0 - float(report["vendi"]) / float(prev)
+        ok = drop <= limit
+        if ok:
+            detail = f"vendi {float(report['vendi']):.3f} vs previous {float(prev):.3f}: drop {drop:.1%} <= {limit:.1%}"
+        else:
+            detail = (
+                f"vendi fell from {float(prev):.3f} to {float(report['vendi']):.3f}: drop {drop:.1%} exceeds "
+                f"{limit:.1%} by {drop - limit:.1%}" + _lost_note(report)
+            )
+        results.append(GateResult("max_drop_from_previous", "vendi_drop", drop, limit, ok, detail))
+    return results
