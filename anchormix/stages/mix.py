@@ -1,0 +1,160 @@
+"""Build the candidate mix of a drop: sample under the policy, measure its
+diversity against the baseline and the previous publication, and record the
+terminal state of every record. Gates judge the stored candidate afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from anchormix.embed import EmbeddingSettings
+from anchormix.stages.diversity import load_pinned, pool_frame
+from anchormix.stages.embed import vectors_for
+from anchormix.stages.states import terminal_states
+from anchormix.store import watermark
+
+
+def _jsonable(value):
+    if is_dataclass(value):
+        return {k: _jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def previous_publication(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The newest published generation with its candidate's stored report."""
+    row = con.execute(
+        "SELECT p.generation, p.fingerprint, c.report FROM publications p JOIN candidates c USING (fingerprint) "
+        "ORDER BY p.generation DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    return {"generation": row[0], "fingerprint": row[1], "report": json.loads(row[2])["diversity"]}
+
+
+def candidate_pool(con: duckdb.DuckDBPyConnection, drop: str) -> pd.DataFrame:
+    """Eligible records with their baseline cluster and whether they were published before."""
+    pool = pool_frame(con, drop)
+    clusters = con.execute("SELECT id, cluster FROM clusters").df()
+    published = set(r[0] for r in con.execute("SELECT DISTINCT id FROM published_records").fetchall())
+    pool = pool.merge(clusters, on="id", how="left")
+    pool["cluster"] = pool["cluster"].fillna(-1).astype("int64")
+    pool["previously_published"] = pool["id"].isin(published)
+    return pool
+
+
+def fingerprint_of(drop: str, selected: pd.DataFrame, policy: dict, thresholds: dict, mark: int) -> str:
+    """A hash that changes when the selection, the policy, the gates or the input change."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([drop, policy, thresholds, mark], sort_keys=True, default=str).encode())
+    for rid, chash in sorted(zip(selected["id"], selected["content_hash"])):
+        digest.update(f"{rid}\t{chash}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, thresholds, detector_floor: float,
+                    baseline_dir: Path, embedding: EmbeddingSettings) -> dict:
+    """Sample, measure and store the candidate of ``drop``; returns its summary."""
+    from anchormix.diversity import diversity_report, evaluate_diversity_gates
+    from anchormix.mix import sample_mix
+
+    baseline = load_pinned(baseline_dir, embedding)
+    pool = candidate_pool(con, drop)
+    result = sample_mix(pool, policy, np.asarray(baseline.weights), drop)
+    selected = result.selected.merge(pool[["id", "norm_text", "content_hash"]], on="id", how="left",
+                                     suffixes=("", "_pool"))
+    previous = previous_publication(con)
+    vectors = vectors_for(con, selected, embedding)
+    report = diversity_report(
+        vectors, selected["norm_text"].tolist(), baseline,
+        previous_hist=np.asarray(previous["report"]["cluster_hist"]) if previous else None,
+    ) if len(selected) > 1 else {}
+    gates = evaluate_diversity_gates(report, previous["report"] if previous else None, thresholds) if report else []
+    policy_dict = _jsonable(policy.to_dict() if hasattr(policy, "to_dict") else policy)
+    threshold_dict = {**_jsonable(thresholds), "detector_auroc_floor": detector_floor}
+    mark = watermark(con, drop)
+    fingerprint = fingerprint_of(drop, selected, policy_dict, threshold_dict, mark)
+    generation = (con.execute("SELECT coalesce(max(generation), 0) FROM publications").fetchone()[0]) + 1
+    stored_report = {
+        "diversity": _jsonable(report),
+        "diversity_gates": [_jsonable(g) for g in gates],
+        "shares": _jsonable(result.shares),
+        "per_source": _jsonable(result.per_source.to_dict(orient="records")),
+        "previous_generation": previous["generation"] if previous else None,
+        "baseline": {"model_id": baseline.model_id, "n": int(baseline.n)},
+    }
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM candidates WHERE fingerprint = ?", [fingerprint])
+    con.execute("DELETE FROM candidate_records WHERE fingerprint = ?", [fingerprint])
+    con.execute("DELETE FROM record_states WHERE fingerprint = ?", [fingerprint])
+    con.execute("DELETE FROM metrics_history WHERE fingerprint = ?", [fingerprint])
+    con.execute(
+        "INSERT INTO candidates (fingerprint, drop, policy, thresholds, watermark, n_records, feasible, "
+        "infeasible_reasons, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [fingerprint, drop, json.dumps(policy_dict), json.dumps(threshold_dict), mark, len(selected),
+         bool(result.feasible), json.dumps(list(result.infeasible_reasons)), json.dumps(stored_report)],
+    )
+    if len(selected):
+        con.executemany(
+            "INSERT INTO candidate_records VALUES (?, ?, ?)",
+            [(fingerprint, rid, reason) for rid, reason in zip(selected["id"], selected["reason"])],
+        )
+    states = terminal_states(con, drop, fingerprint)
+    con.executemany(
+        "INSERT INTO record_states VALUES (?, ?, ?, ?)",
+        [(fingerprint, s, d, int(n)) for s, d, n in states.itertuples(index=False)],
+    )
+    metrics = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    metrics.update({f"share_{k}": float(v) for k, v in result.shares.items()})
+    metrics["n_records"] = float(len(selected))
+    con.executemany(
+        "INSERT INTO metrics_history (generation, fingerprint, drop, metric, value, published) VALUES (?, ?, ?, ?, ?, false)",
+        [(generation, fingerprint, drop, k, float(v)) for k, v in metrics.items()],
+    )
+    con.execute("COMMIT")
+    return {
+        "fingerprint": fingerprint, "drop": drop, "generation": generation, "n_records": len(selected),
+        "feasible": bool(result.feasible), "infeasible_reasons": list(result.infeasible_reasons),
+        "shares": result.shares, "per_source": result.per_source, "report": report, "gates": gates,
+        "states": states, "previous": previous, "policy": policy_dict, "thresholds": threshold_dict,
+    }
+
+
+def latest_candidate(con: duckdb.DuckDBPyConnection, drop: str) -> dict | None:
+    """The most recently built candidate of ``drop``."""
+    row = con.execute(
+        "SELECT fingerprint, watermark, policy, thresholds, report, n_records FROM candidates WHERE drop = ? "
+        "ORDER BY created_at DESC LIMIT 1",
+        [drop],
+    ).fetchone()
+    if row is None:
+        return None
+    return {"fingerprint": row[0], "watermark": row[1], "policy": json.loads(row[2]),
+            "thresholds": json.loads(row[3]), "report": json.loads(row[4]), "n_records": row[5], "drop": drop}
+
+
+def candidate_frame(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFrame:
+    """The candidate's records in the shape the GX suites and the publisher expect."""
+    return con.execute(
+        """
+        SELECT r.id, n.norm_text AS text, r.source, p.class AS provenance_class, n.content_hash, r.drop, r.url,
+               (SELECT count(*) FROM evidence e WHERE e.id = r.id) AS n_evidence, c.reason AS selection_reason
+        FROM candidate_records c JOIN raw_records r USING (id) JOIN normalized n USING (id)
+        LEFT JOIN provenance p USING (id)
+        WHERE c.fingerprint = ? ORDER BY r.id
+        """,
+        [fingerprint],
+    ).df()

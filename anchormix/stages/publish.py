@@ -1,0 +1,81 @@
+"""Publish a candidate, but only one whose every gate passed for its fingerprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from anchormix.errors import PublishRefused
+from anchormix.gates import gate_status, refusal_reason
+from anchormix.stages.mix import candidate_frame, latest_candidate
+from anchormix.store import watermark
+
+
+def check_publishable(con: duckdb.DuckDBPyConnection, drop: str) -> dict:
+    """The candidate of ``drop`` if it may be published; else :class:`PublishRefused` saying why."""
+    candidate = latest_candidate(con, drop)
+    if candidate is None:
+        raise PublishRefused(f"no candidate mix exists for {drop}: materialize mix_candidate first")
+    fp = candidate["fingerprint"]
+    current = watermark(con, drop)
+    if current != candidate["watermark"]:
+        raise PublishRefused(
+            f"candidate {fp} for {drop} is stale: records arrived after it was built "
+            f"(watermark {candidate['watermark']} -> {current}); rebuild mix_candidate and its gates"
+        )
+    reason = refusal_reason(gate_status(con, fp))
+    if reason:
+        raise PublishRefused(f"candidate {fp} for {drop} may not be published: {reason}")
+    return candidate
+
+
+def _states_table(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT state, detail, n FROM record_states WHERE fingerprint = ? ORDER BY state, n DESC", [fingerprint]
+    ).df()
+
+
+def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path, dataset_name: str = "anchormix-mix",
+                 license: str = "mixed; see per-source licenses") -> dict:
+    """Publish the gated candidate of ``drop`` as the next generation (idempotent per fingerprint)."""
+    from anchormix.publish.atomic import next_generation, publish_generation
+    from anchormix.publish.datacard import render_data_card
+
+    candidate = check_publishable(con, drop)
+    fp = candidate["fingerprint"]
+    done = con.execute("SELECT generation, path FROM publications WHERE fingerprint = ?", [fp]).fetchone()
+    if done:
+        return {"generation": done[0], "path": done[1], "fingerprint": fp, "already_published": True}
+    records = candidate_frame(con, fp)
+    generation = max(next_generation(published_root),
+                     con.execute("SELECT coalesce(max(generation), 0) + 1 FROM publications").fetchone()[0])
+    states = _states_table(con, fp)
+    history = con.execute(
+        "SELECT generation, metric, value FROM metrics_history WHERE published ORDER BY generation"
+    ).df()
+    report = candidate["report"]
+    per_source = pd.DataFrame(report.get("per_source", []))
+    card_md, plots = render_data_card(
+        name=dataset_name, generation=generation, drop=drop, fingerprint=fp,
+        shares=report.get("shares", {}), per_source=per_source, states=states,
+        metrics=report.get("diversity", {}), history=history, gates=gate_status(con, fp),
+    )
+    manifest = {
+        "name": dataset_name, "generation": generation, "drop": drop, "fingerprint": fp,
+        "policy": candidate["policy"], "thresholds": candidate["thresholds"], "license": license,
+        "shares": report.get("shares", {}), "diversity": report.get("diversity", {}),
+        "terminal_states": states.to_dict(orient="records"),
+    }
+    path = publish_generation(published_root, generation, records, manifest=manifest, card_markdown=card_md,
+                              plots=plots)
+    con.execute("BEGIN TRANSACTION")
+    con.execute("INSERT INTO publications (generation, fingerprint, drop, path, n_records) VALUES (?, ?, ?, ?, ?)",
+                [generation, fp, drop, str(path), len(records)])
+    con.executemany("INSERT INTO published_records VALUES (?, ?)", [(generation, rid) for rid in records["id"]])
+    con.execute("UPDATE metrics_history SET published = true, generation = ? WHERE fingerprint = ?", [generation, fp])
+    con.execute("UPDATE record_states SET state = 'published' WHERE fingerprint = ? AND state = 'selected'", [fp])
+    con.execute("COMMIT")
+    return {"generation": generation, "path": str(path), "fingerprint": fp, "n_records": len(records),
+            "card": card_md, "already_published": False}

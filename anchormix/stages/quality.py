@@ -1,0 +1,30 @@
+"""Score the quality of a drop's unique records."""
+
+from __future__ import annotations
+
+import duckdb
+
+from anchormix.quality import QualitySettings, assess
+
+
+def quality_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: QualitySettings) -> dict:
+    """(Re)build the ``quality`` rows of ``drop``; returns pass count and failure reasons."""
+    rows = con.execute(
+        "SELECT n.id, n.norm_text FROM normalized n JOIN dedup d USING (id) "
+        "WHERE n.drop = ? AND d.status = 'unique'",
+        [drop],
+    ).fetchall()
+    out, reasons = [], {}
+    for record_id, text in rows:
+        result = assess(text, settings)
+        out.append((record_id, drop, result.score, result.passed, ";".join(result.reasons)))
+        for reason in result.reasons:
+            key = reason.split("(", 1)[0]
+            reasons[key] = reasons.get(key, 0) + 1
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM quality WHERE drop = ?", [drop])
+    if out:
+        con.executemany("INSERT INTO quality VALUES (?, ?, ?, ?, ?)", out)
+    con.execute("COMMIT")
+    passed = sum(1 for row in out if row[3])
+    return {"scored": len(out), "passed": passed, "failed": len(out) - passed, "reasons": reasons}
