@@ -1,0 +1,516 @@
+"""The ratio-constrained, tail-aware mix sampler (the ``[mix]`` config section).
+
+A mix is drawn from a pool of eligible records under a :class:`MixPolicy`.
+The rules, in the order they are applied (see :func:`sample_mix`):
+
+1. **Eligibility.** ``replace`` mode: only rows of the current drop (generation
+   k sees only tonight's data, the collapse-prone regime). ``accumulate`` mode
+   (default): every row of the pool; human data is accumulated, not replaced
+   (Gerstgrasser et al., 2024).
+2. **Human first.** Human records (``human_verified``, ``human_presumed``) fill
+   the mix up to its size, previously published ones first in ``accumulate``
+   mode, each source held to its per-source cap.
+3. **Synthetic only where it helps.** Synthetic records (``synthetic_declared``,
+   ``synthetic_suspected``) are admitted one at a time into the baseline
+   cluster with the largest deficit ``baseline_weight * size - count so far``,
+   and only while that deficit is positive: they fill rare cases the human data
+   misses, never pad clusters already at or over their baseline share. Records
+   with no baseline cluster (``cluster == -1`` or a cluster with zero baseline
+   weight) and every synthetic record when no baseline is given are never
+   admitted. Ties go to the rarer cluster. At most ``synthetic_cap * size``.
+4. **Unknown last**, at most ``unknown_cap * size``.
+5. **Shares are of the final size.** When there are too few human records for
+   the floor at ``target_size``, the mix shrinks (to the largest size whose
+   fill meets every floor and cap) instead of breaking the floor.
+6. **Infeasible.** When no non-empty mix meets the policy, the fill at
+   ``target_size`` is returned with ``feasible=False`` and the reasons, so the
+   ratio gate fails and blocks publishing.
+
+Order within a class is a seeded hash of the id (not Python's ``hash()``, which
+is salted per process), so a seed always gives the same mix. Quality scores are
+deliberately not used for ranking: the quality stage already filtered, and
+ranking by a score would trim the distribution's tails, the first thing
+collapse removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anchormix.configtools import reject_unknown, take_fraction, take_number, take_str, take_table
+from anchormix.errors import ConfigError
+
+HUMAN_CLASSES = frozenset({"human_verified", "human_presumed"})
+SYNTHETIC_CLASSES = frozenset({"synthetic_declared", "synthetic_suspected"})
+UNKNOWN_CLASSES = frozenset({"unknown"})
+CLASS_GROUPS: dict[str, frozenset[str]] = {
+    "human": HUMAN_CLASSES,
+    "synthetic": SYNTHETIC_CLASSES,
+    "unknown": UNKNOWN_CLASSES,
+}
+MODES = ("accumulate", "replace")
+POOL_COLUMNS = ("id", "source", "provenance_class", "cluster", "quality_score", "drop", "previously_published")
+
+# Float shares times sizes (0.3 * 10 = 3.0000000000000004) must not cost a record.
+_EPS = 1e-9
+
+
+def provenance_group(provenance_class: str) -> str:
+    """Map a provenance class to ``human``, ``synthetic`` or ``unknown``; raise ValueError otherwise."""
+    for group, classes in CLASS_GROUPS.items():
+        if provenance_class in classes:
+            return group
+    raise ValueError(f"unknown provenance class {provenance_class!r}")
+
+
+@dataclass(frozen=True)
+class MixPolicy:
+    """The ``[mix]`` config section.
+
+    ``human_floor`` (0.5): minimum human share of the final mix.
+    ``synthetic_cap`` (0.3), ``unknown_cap`` (0.1): maximum shares.
+    ``per_source_caps`` ({}): source -> maximum share of the mix (all classes).
+    ``target_size`` (1000): records wanted; the mix may be smaller, never larger.
+    ``seed`` (0): order within a class. ``mode``: ``accumulate`` | ``replace``.
+    """
+
+    human_floor: float = 0.5
+    synthetic_cap: float = 0.3
+    unknown_cap: float = 0.1
+    per_source_caps: Mapping[str, float] = field(default_factory=dict)
+    target_size: int = 1000
+    seed: int = 0
+    mode: str = "accumulate"
+
+    KEYS = ("human_floor", "synthetic_cap", "unknown_cap", "per_source_caps", "target_size", "seed", "mode")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "mix") -> "MixPolicy":
+        """Build a policy from a config mapping; a bad value raises ConfigError naming its dotted key.
+
+        Besides types and ranges, a cap that can never be used while the floor
+        holds (``synthetic_cap`` or ``unknown_cap`` above ``1 - human_floor``)
+        is rejected, naming whichever of the two keys the config set.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(prefix, f"must be a table, got {data!r}")
+        reject_unknown(data, cls.KEYS, prefix)
+        human_floor = take_fraction(data, "human_floor", prefix, 0.5)
+        synthetic_cap = take_fraction(data, "synthetic_cap", prefix, 0.3)
+        unknown_cap = take_fraction(data, "unknown_cap", prefix, 0.1)
+        caps_table = take_table(data, "per_source_caps", prefix)
+        caps_prefix = f"{prefix}.per_source_caps" if prefix else "per_source_caps"
+        per_source_caps: dict[str, float] = {}
+        for source in caps_table:
+            if not str(source).strip():
+                raise ConfigError(f"{caps_prefix}.{source}", "source name must not be empty")
+            per_source_caps[str(source)] = take_fraction(caps_table, source, caps_prefix)
+        for cap_name, cap in (("synthetic_cap", synthetic_cap), ("unknown_cap", unknown_cap)):
+            if cap > 1.0 - human_floor + _EPS:
+                # Name the key the user actually wrote: a raised floor with a default cap
+                # is a floor problem from the user's point of view.
+                blamed = cap_name if cap_name in data or "human_floor" not in data else "human_floor"
+                raise ConfigError(
+                    f"{prefix}.{blamed}" if prefix else blamed,
+                    f"{cap_name} {cap} can never be reached while human_floor {human_floor} holds "
+                    f"(needs {cap_name} <= 1 - human_floor = {1.0 - human_floor:.6g})",
+                )
+        return cls(
+            human_floor=human_floor,
+            synthetic_cap=synthetic_cap,
+            unknown_cap=unknown_cap,
+            per_source_caps=per_source_caps,
+            target_size=take_number(data, "target_size", prefix, 1000, lo=1, integer=True),
+            seed=take_number(data, "seed", prefix, 0, integer=True),
+            mode=take_str(data, "mode", prefix, "accumulate", choices=MODES),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as a JSON/TOML-ready dict that :meth:`from_mapping` reads back."""
+        return {
+            "human_floor": self.human_floor,
+            "synthetic_cap": self.synthetic_cap,
+            "unknown_cap": self.unknown_cap,
+            "per_source_caps": dict(self.per_source_caps),
+            "target_size": self.target_size,
+            "seed": self.seed,
+            "mode": self.mode,
+        }
+
+
+@dataclass
+class MixResult:
+    """A sampled mix and the explanation of it.
+
+    ``selected``: the pool rows chosen, in admission order, plus ``reason``
+    (``kept_previous_human``, ``human_fill``, ``synthetic_targeted_fill(cluster=7)``,
+    ``unknown_fill``). ``shares``: human / synthetic / unknown share of the mix.
+    ``per_source``: ``source, available, selected, cap, cap_records, why``.
+    ``held``: eligible rows not selected with ``held_reason`` (the ``held``
+    terminal state). ``notes``: why the mix is smaller than ``target_size``.
+    """
+
+    selected: pd.DataFrame
+    shares: dict[str, float]
+    per_source: pd.DataFrame
+    feasible: bool
+    infeasible_reasons: list[str]
+    held: pd.DataFrame = field(default_factory=pd.DataFrame)
+    target_size: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Number of records in the mix."""
+        return len(self.selected)
+
+
+def seeded_keys(ids: pd.Series | list[str], seed: int) -> np.ndarray:
+    """A stable 64-bit sort key per id for ``seed`` (blake2b, identical across processes)."""
+    salt = f"{seed}:".encode()
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(salt + str(i).encode(), digest_size=8).digest(), "big") for i in ids),
+        dtype=np.uint64,
+        count=len(ids),
+    )
+
+
+def _cap_count(share: float, size: int) -> int:
+    return int(math.floor(share * size + _EPS))
+
+
+def _floor_count(share: float, size: int) -> int:
+    return int(math.ceil(share * size - _EPS))
+
+
+@dataclass
+class _Pool:
+    """The eligible rows as arrays, in seeded order, ready for repeated fills."""
+
+    frame: pd.DataFrame  # eligible rows, positional, seeded order
+    group: np.ndarray  # "human" | "synthetic" | "unknown"
+    source: np.ndarray
+    cluster: np.ndarray
+    weights: np.ndarray | None  # normalized baseline weights
+    human_order: np.ndarray  # positions, kept-previous first
+    kept_previous: np.ndarray  # bool per position
+    unknown_order: np.ndarray
+    synthetic_by_cluster: dict[int, np.ndarray]
+
+
+@dataclass
+class _Fill:
+    size: int  # the size the caps were computed for
+    order: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"human": 0, "synthetic": 0, "unknown": 0})
+    used: dict[str, int] = field(default_factory=dict)
+    cluster_counts: np.ndarray | None = None
+    synthetic_budget: int = 0
+    unknown_budget: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.order)
+
+
+def _check_pool(pool: pd.DataFrame) -> None:
+    missing = [c for c in POOL_COLUMNS if c not in pool.columns]
+    if missing:
+        raise ValueError(f"pool is missing columns: {missing}")
+    bad = sorted(set(pool["provenance_class"].astype(str)) - set().union(*CLASS_GROUPS.values()))
+    if bad:
+        raise ValueError(f"pool has unknown provenance classes: {bad}")
+    if pool["id"].duplicated().any():
+        dupes = pool.loc[pool["id"].duplicated(), "id"].head(5).tolist()
+        raise ValueError(f"pool ids must be unique; duplicated: {dupes}")
+
+
+def _normalize_weights(baseline_weights: np.ndarray | None) -> np.ndarray | None:
+    if baseline_weights is None:
+        return None
+    w = np.asarray(baseline_weights, dtype=np.float64)
+    if w.ndim != 1:
+        raise ValueError(f"baseline_weights must be 1-D, got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("baseline_weights must be finite and >= 0")
+    total = w.sum()
+    # Accept raw baseline histograms as well as shares.
+    return w / total if total > 0 else None
+
+
+def _prepare(pool: pd.DataFrame, policy: MixPolicy, weights: np.ndarray | None, current_drop: str) -> _Pool:
+    if policy.mode == "replace":
+        eligible = pool[pool["drop"].astype(str) == str(current_drop)]
+    else:
+        eligible = pool
+    keys = seeded_keys(eligible["id"].astype(str).tolist(), policy.seed)
+    # Ties on the 64-bit key are practically impossible, but the id breaks them deterministically.
+    order = np.lexsort((eligible["id"].astype(str).to_numpy(), keys))
+    frame = eligible.iloc[order]
+    group = np.array([provenance_group(c) for c in frame["provenance_class"].astype(str)], dtype=object)
+    source = frame["source"].astype(str).to_numpy(dtype=object)
+    cluster = frame["cluster"].fillna(-1).astype(np.int64).to_numpy()
+    previous = frame["previously_published"].fillna(False).astype(bool).to_numpy()
+    positions = np.arange(len(frame))
+
+    kept_previous = (group == "human") & previous if policy.mode == "accumulate" else np.zeros(len(frame), bool)
+    humans = positions[group == "human"]
+    human_order = np.concatenate([humans[kept_previous[humans]], humans[~kept_previous[humans]]])
+
+    synthetic_by_cluster: dict[int, np.ndarray] = {}
+    if weights is not None:
+        syn = positions[group == "synthetic"]
+        for c in np.unique(cluster[syn]):
+            if 0 <= c < len(weights) and weights[c] > 0:
+                synthetic_by_cluster[int(c)] = syn[cluster[syn] == c]
+    return _Pool(
+        frame=frame,
+        group=group,
+        source=source,
+        cluster=cluster,
+        weights=weights,
+        human_order=human_order,
+        kept_previous=kept_previous,
+        unknown_order=positions[group == "unknown"],
+        synthetic_by_cluster=synthetic_by_cluster,
+    )
+
+
+def _fill(p: _Pool, policy: MixPolicy, size: int) -> _Fill:
+    """Greedy fill for a mix of ``size`` records: human, then targeted synthetic, then unknown."""
+    f = _Fill(size=size)
+    caps = {s: _cap_count(c, size) for s, c in policy.per_source_caps.items()}
+
+    def room(src: str) -> bool:
+        return src not in caps or f.used.get(src, 0) < caps[src]
+
+    def admit(pos: int, group: str, reason: str) -> None:
+        f.order.append(pos)
+        f.reasons.append(reason)
+        f.counts[group] += 1
+        f.used[p.source[pos]] = f.used.get(p.source[pos], 0) + 1
+
+    for pos in p.human_order:
+        if f.n >= size:
+            break
+        if room(p.source[pos]):
+            admit(int(pos), "human", "kept_previous_human" if p.kept_previous[pos] else "human_fill")
+
+    f.synthetic_budget = min(_cap_count(policy.synthetic_cap, size), size - f.n)
+    if p.weights is not None and f.synthetic_budget > 0:
+        k = len(p.weights)
+        counts = np.zeros(k, dtype=np.int64)
+        chosen_clusters = p.cluster[f.order] if f.order else np.zeros(0, np.int64)
+        in_range = chosen_clusters[(chosen_clusters >= 0) & (chosen_clusters < k)]
+        np.add.at(counts, in_range, 1)
+        cursor = {c: 0 for c in p.synthetic_by_cluster}
+        heap = [(-(p.weights[c] * size - counts[c]), p.weights[c], c) for c in p.synthetic_by_cluster]
+        heapq.heapify(heap)
+        admitted = 0
+        while heap and admitted < f.synthetic_budget:
+            neg_deficit, w, c = heapq.heappop(heap)
+            if -neg_deficit <= _EPS:
+                break  # every remaining cluster is at or over its baseline share
+            candidates = p.synthetic_by_cluster[c]
+            i = cursor[c]
+            while i < len(candidates) and not room(p.source[candidates[i]]):
+                i += 1  # a full source stays full: these records are skipped for good
+            if i >= len(candidates):
+                continue
+            cursor[c] = i + 1
+            admit(int(candidates[i]), "synthetic", f"synthetic_targeted_fill(cluster={c})")
+            admitted += 1
+            counts[c] += 1
+            heapq.heappush(heap, (-(p.weights[c] * size - counts[c]), w, c))
+        f.cluster_counts = counts
+
+    f.unknown_budget = min(_cap_count(policy.unknown_cap, size), size - f.n)
+    taken = 0
+    for pos in p.unknown_order:
+        if taken >= f.unknown_budget:
+            break
+        if room(p.source[pos]):
+            admit(int(pos), "unknown", "unknown_fill")
+            taken += 1
+    return f
+
+
+def _violations(f: _Fill, policy: MixPolicy) -> list[str]:
+    """Every floor or cap the filled mix breaks, measured against its actual size."""
+    n = f.n
+    if n == 0:
+        return ["empty mix"]
+    out = []
+    h, s, u = f.counts["human"], f.counts["synthetic"], f.counts["unknown"]
+    if h < _floor_count(policy.human_floor, n):
+        out.append(f"human share {h / n:.3f} < human_floor {policy.human_floor} ({h} of {n} records)")
+    if s > _cap_count(policy.synthetic_cap, n):
+        out.append(f"synthetic share {s / n:.3f} > synthetic_cap {policy.synthetic_cap} ({s} of {n} records)")
+    if u > _cap_count(policy.unknown_cap, n):
+        out.append(f"unknown share {u / n:.3f} > unknown_cap {policy.unknown_cap} ({u} of {n} records)")
+    for src, cap in sorted(policy.per_source_caps.items()):
+        used = f.used.get(src, 0)
+        if used > _cap_count(cap, n):
+            out.append(f"source {src!r} share {used / n:.3f} > per_source_caps.{src} {cap} ({used} of {n} records)")
+    return out
+
+
+def _search(p: _Pool, policy: MixPolicy) -> tuple[_Fill, bool, list[str]]:
+    """Largest size whose fill meets the policy at its own size.
+
+    Each step jumps down to the most the current fill can support (its actual
+    size, and the size its human count can hold at the floor); sizes in
+    between cannot be filled either, since a smaller size only tightens caps.
+    """
+    first = _fill(p, policy, policy.target_size)
+    f = first
+    while True:
+        problems = _violations(f, policy)
+        if not problems:
+            return f, True, []
+        limit = min(f.size - 1, f.n)
+        if policy.human_floor > 0:
+            limit = min(limit, int(math.floor(f.counts["human"] / policy.human_floor + _EPS)))
+        if limit < 1:
+            break
+        f = _fill(p, policy, limit)
+    return first, False, _infeasible_reasons(p, policy, first)
+
+
+def _infeasible_reasons(p: _Pool, policy: MixPolicy, f: _Fill) -> list[str]:
+    reasons = ["no non-empty mix meets the policy; returning the fill at target_size"]
+    if len(p.frame) == 0:
+        reasons.append(f"no eligible records (mode={policy.mode})")
+    else:
+        n_h = int((p.group == "human").sum())
+        reasons.append(f"{n_h} human records eligible of {len(p.frame)} (mode={policy.mode})")
+    capped = set(policy.per_source_caps)
+    if capped and capped >= set(p.source) and len(p.frame):
+        total = sum(policy.per_source_caps.get(s, 0.0) for s in set(p.source))
+        if total < 1.0 - _EPS:
+            reasons.append(f"every eligible source is capped and the caps sum to {total:.3f} < 1")
+    return reasons + [v for v in _violations(f, policy) if v != "empty mix"]
+
+
+def _held_reasons(p: _Pool, policy: MixPolicy, f: _Fill) -> pd.Series:
+    """Why each eligible, unselected row was left out (its ``held`` reason), by position."""
+    chosen = np.zeros(len(p.frame), dtype=bool)
+    chosen[f.order] = True
+    caps = {s: _cap_count(c, f.size) for s, c in policy.per_source_caps.items()}
+    full_sources = {s for s, c in caps.items() if f.used.get(s, 0) >= c}
+    synthetic_full = f.counts["synthetic"] >= _cap_count(policy.synthetic_cap, f.size)
+    unknown_full = f.counts["unknown"] >= _cap_count(policy.unknown_cap, f.size)
+    held_positions = np.flatnonzero(~chosen)
+    reasons = []
+    for pos in held_positions:
+        group, src = p.group[pos], p.source[pos]
+        if src in full_sources:
+            reasons.append(f"source_cap({src})")
+        elif group == "human":
+            reasons.append("mix_full")
+        elif group == "synthetic":
+            reasons.append(_synthetic_held_reason(p, f, int(pos), synthetic_full))
+        else:
+            reasons.append("unknown_cap" if unknown_full else "mix_full")
+    return pd.Series(reasons, index=held_positions, dtype=object)
+
+
+def _synthetic_held_reason(p: _Pool, f: _Fill, pos: int, synthetic_full: bool) -> str:
+    if p.weights is None:
+        return "no_baseline"
+    c = int(p.cluster[pos])
+    if c not in p.synthetic_by_cluster:
+        return "no_baseline_cluster"
+    if f.cluster_counts is not None and f.cluster_counts[c] >= p.weights[c] * f.size - _EPS:
+        return f"cluster_at_baseline_share(cluster={c})"
+    return "synthetic_cap" if synthetic_full else "mix_full"
+
+
+def _per_source(p: _Pool, policy: MixPolicy, f: _Fill, held: pd.Series) -> pd.DataFrame:
+    available = pd.Series(p.source, dtype=object).value_counts()
+    selected = pd.Series(p.source[f.order] if f.order else [], dtype=object).value_counts()
+    held_by_source = (
+        pd.DataFrame({"source": p.source[held.index], "reason": held.to_numpy()})
+        .groupby(["source", "reason"])
+        .size()
+        if len(held)
+        else pd.Series(dtype=np.int64)
+    )
+    rows = []
+    for src in sorted(available.index):
+        n_avail, n_sel = int(available[src]), int(selected.get(src, 0))
+        cap = policy.per_source_caps.get(src)
+        cap_records = _cap_count(cap, f.size) if cap is not None else None
+        if n_sel == n_avail:
+            why = "all eligible records selected"
+        else:
+            parts = [f"{int(n)} {reason}" for reason, n in held_by_source.loc[src].items()]
+            why = f"{n_sel} of {n_avail} selected; held: " + ", ".join(parts)
+        if cap is not None:
+            why += f"; cap {cap} = {cap_records} records at size {f.size}"
+        rows.append(
+            {
+                "source": src,
+                "available": n_avail,
+                "selected": n_sel,
+                "cap": float(cap) if cap is not None else float("nan"),
+                "cap_records": cap_records,
+                "why": why,
+            }
+        )
+    return pd.DataFrame(rows, columns=["source", "available", "selected", "cap", "cap_records", "why"])
+
+
+def sample_mix(
+    pool: pd.DataFrame,
+    policy: MixPolicy,
+    baseline_weights: np.ndarray | None,
+    current_drop: str,
+) -> MixResult:
+    """Sample a mix from ``pool`` under ``policy`` (rules in this module's docstring).
+
+    ``pool`` columns: ``id, source, provenance_class, cluster`` (baseline
+    cluster, -1 if none), ``quality_score, drop`` (YYYY-MM-DD),
+    ``previously_published``. ``baseline_weights``: the baseline's cluster
+    shares (or raw histogram; it is normalized); ``None`` admits no synthetic
+    record, since there is nothing to target. ``current_drop``: tonight's drop,
+    the only one eligible in ``replace`` mode. Deterministic for
+    ``policy.seed``.
+    """
+    _check_pool(pool)
+    p = _prepare(pool, policy, _normalize_weights(baseline_weights), current_drop)
+    f, feasible, reasons = _search(p, policy)
+    selected = p.frame.iloc[f.order].copy()
+    selected["reason"] = f.reasons
+    selected = selected.reset_index(drop=True)
+    n = f.n
+    shares = {g: (f.counts[g] / n if n else 0.0) for g in ("human", "synthetic", "unknown")}
+    held_reasons = _held_reasons(p, policy, f)
+    held = p.frame.iloc[held_reasons.index][["id", "source", "provenance_class", "cluster", "drop"]].copy()
+    held["held_reason"] = held_reasons.to_numpy()
+    notes = []
+    if feasible and n < policy.target_size:
+        n_h = int((p.group == "human").sum())
+        notes.append(
+            f"mix has {n} of target {policy.target_size} records: the largest size meeting the floors and caps "
+            f"with {n_h} eligible human records (human_floor {policy.human_floor})"
+        )
+    return MixResult(
+        selected=selected,
+        shares=shares,
+        per_source=_per_source(p, policy, f, held_reasons),
+        feasible=feasible,
+        infeasible_reasons=reasons,
+        held=held.reset_index(drop=True),
+        target_size=policy.target_size,
+        notes=notes,
+    )
