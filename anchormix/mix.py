@@ -153,7 +153,7 @@ class MixResult:
     ``selected``: the pool rows chosen, in admission order, plus ``reason``
     (``kept_previous_human``, ``human_fill``, ``synthetic_targeted_fill(cluster=7)``,
     ``unknown_fill``). ``shares``: human / synthetic / unknown share of the mix.
-    ``per_source``: ``source, available, selected, cap, cap_records, why``.
+    ``per_source``: ``source, available, selected, cap`` (share, NaN if none), ``why``, ``cap_records``.
     ``held``: eligible rows not selected with ``held_reason`` (the ``held``
     terminal state). ``notes``: why the mix is smaller than ``target_size``.
     """
@@ -463,11 +463,11 @@ def _per_source(p: _Pool, policy: MixPolicy, f: _Fill, held: pd.Series) -> pd.Da
                 "available": n_avail,
                 "selected": n_sel,
                 "cap": float(cap) if cap is not None else float("nan"),
-                "cap_records": cap_records,
                 "why": why,
+                "cap_records": cap_records,
             }
         )
-    return pd.DataFrame(rows, columns=["source", "available", "selected", "cap", "cap_records", "why"])
+    return pd.DataFrame(rows, columns=["source", "available", "selected", "cap", "why", "cap_records"])
 
 
 def sample_mix(

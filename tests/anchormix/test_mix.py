@@ -1,0 +1,308 @@
+"""Behaviour of the mix policy and sampler. Ids are synthetic; pools carry no text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anchormix.errors import ConfigError
+from anchormix.mix import MixPolicy, provenance_group, sample_mix, seeded_keys
+
+TONIGHT = "2026-11-02"
+YESTERDAY = "2026-11-01"
+
+
+def make_pool(spec, *, drop=TONIGHT, previously_published=False, start=0):
+    """``spec``: list of (count, source, provenance_class, cluster)."""
+    rows = []
+    i = start
+    for count, source, cls, cluster in spec:
+        for _ in range(count):
+            rows.append(
+                {
+                    "id": f"syn-id-{i:06d}",
+                    "source": source,
+                    "provenance_class": cls,
+                    "cluster": cluster,
+                    "quality_score": 0.5,
+                    "drop": drop,
+                    "previously_published": previously_published,
+                }
+            )
+            i += 1
+    return pd.DataFrame(rows)
+
+
+def policy(**kw):
+    return MixPolicy.from_mapping(kw)
+
+
+def group_counts(result):
+    groups = result.selected["provenance_class"].map(provenance_group)
+    return groups.value_counts().to_dict()
+
+
+def assert_meets_policy(result, pol):
+    n = result.size
+    assert n > 0
+    counts = group_counts(result)
+    assert counts.get("human", 0) >= pol.human_floor * n - 1e-9
+    assert counts.get("synthetic", 0) <= pol.synthetic_cap * n + 1e-9
+    assert counts.get("unknown", 0) <= pol.unknown_cap * n + 1e-9
+    by_source = result.selected["source"].value_counts()
+    for src, cap in pol.per_source_caps.items():
+        assert by_source.get(src, 0) <= cap * n + 1e-9
+    assert n <= pol.target_size
+
+
+# ---------------------------------------------------------------- policy
+
+
+def test_policy_defaults_and_round_trip():
+    pol = MixPolicy.from_mapping({})
+    assert pol.to_dict() == {
+        "human_floor": 0.5,
+        "synthetic_cap": 0.3,
+        "unknown_cap": 0.1,
+        "per_source_caps": {},
+        "target_size": 1000,
+        "seed": 0,
+        "mode": "accumulate",
+    }
+    custom = policy(human_floor=0.6, per_source_caps={"forum": 0.25}, target_size=50, seed=3, mode="replace")
+    assert MixPolicy.from_mapping(custom.to_dict()) == custom
+
+
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"human_floor": 1.5}, "mix.human_floor"),
+        ({"human_floor": "half"}, "mix.human_floor"),
+        ({"synthetic_cap": -0.1}, "mix.synthetic_cap"),
+        ({"unknown_cap": True}, "mix.unknown_cap"),
+        ({"target_size": 0}, "mix.target_size"),
+        ({"target_size": 10.5}, "mix.target_size"),
+        ({"seed": "x"}, "mix.seed"),
+        ({"mode": "overwrite"}, "mix.mode"),
+        ({"per_source_caps": 3}, "mix.per_source_caps"),
+        ({"per_source_caps": {"forum": 1.2}}, "mix.per_source_caps.forum"),
+        ({"humanfloor": 0.5}, "mix.humanfloor"),
+        # Caps that can never be reached while the floor holds name the key the user set.
+        ({"human_floor": 0.5, "synthetic_cap": 0.6}, "mix.synthetic_cap"),
+        ({"human_floor": 0.95}, "mix.human_floor"),
+        ({"human_floor": 0.8, "synthetic_cap": 0.1, "unknown_cap": 0.25}, "mix.unknown_cap"),
+    ],
+)
+def test_policy_errors_name_the_key(data, key):
+    with pytest.raises(ConfigError) as err:
+        MixPolicy.from_mapping(data)
+    assert err.value.key == key
+    assert str(err.value).startswith(key + ":")
+
+
+def test_policy_prefix_is_used_in_errors():
+    with pytest.raises(ConfigError) as err:
+        MixPolicy.from_mapping({"human_floor": 2}, prefix="profiles.nightly.mix")
+    assert err.value.key == "profiles.nightly.mix.human_floor"
+
+
+# ---------------------------------------------------------------- sampler
+
+
+def test_skewed_pool_meets_floor_by_shrinking():
+    # 90% synthetic pool: 100 human, 900 synthetic spread over the baseline clusters.
+    weights = np.full(10, 0.1)
+    spec = [(10, "web", "human_verified", c) for c in range(10)]
+    spec += [(90, "gen", "synthetic_declared", c) for c in range(10)]
+    pol = policy(target_size=1000)
+    result = sample_mix(make_pool(spec), pol, weights, TONIGHT)
+    assert result.feasible and result.infeasible_reasons == []
+    assert_meets_policy(result, pol)
+    # Every human record is kept and the mix is as large as the caps allow: with no
+    # unknown records, 100 humans + a synthetic share of at most 0.3 gives 100 / 0.7.
+    assert group_counts(result)["human"] == 100
+    assert result.size == 142
+    assert group_counts(result)["synthetic"] == 42
+    assert result.notes and "142 of target 1000" in result.notes[0]
+    assert set(result.held["held_reason"]) <= {"synthetic_cap", "cluster_at_baseline_share(cluster=0)"} | {
+        f"cluster_at_baseline_share(cluster={c})" for c in range(10)
+    }
+
+
+def test_all_synthetic_pool_is_infeasible_with_reasons():
+    weights = np.full(4, 0.25)
+    pool = make_pool([(50, "gen", "synthetic_suspected", c) for c in range(4)] + [(5, "misc", "unknown", 0)])
+    result = sample_mix(pool, policy(target_size=100), weights, TONIGHT)
+    assert result.feasible is False
+    text = " ".join(result.infeasible_reasons)
+    assert "0 human records eligible" in text
+    assert "human share" in text and "< human_floor" in text
+    # The best candidate is still returned so the ratio gate can fail on it.
+    assert result.size > 0
+    assert result.shares["human"] == 0.0
+
+
+def test_per_source_caps_respected_and_explained():
+    weights = np.full(2, 0.5)
+    spec = [(300, "forum", "human_presumed", 0), (300, "forum", "human_presumed", 1)]
+    spec += [(100, "wiki", "human_verified", 0), (100, "wiki", "human_verified", 1)]
+    pol = policy(target_size=400, per_source_caps={"forum": 0.4})
+    result = sample_mix(make_pool(spec), pol, weights, TONIGHT)
+    assert result.feasible
+    assert_meets_policy(result, pol)
+    ps = result.per_source.set_index("source")
+    assert list(result.per_source.columns[:5]) == ["source", "available", "selected", "cap", "why"]
+    assert ps.loc["forum", "available"] == 600
+    assert ps.loc["forum", "selected"] <= 0.4 * result.size
+    assert "source_cap(forum)" in ps.loc["forum", "why"]
+    assert ps.loc["wiki", "why"] == "all eligible records selected"
+
+
+def test_all_sources_capped_below_one_is_infeasible():
+    pool = make_pool([(100, "a", "human_verified", 0), (100, "b", "human_verified", 0)])
+    result = sample_mix(pool, policy(target_size=100, per_source_caps={"a": 0.3, "b": 0.3}), None, TONIGHT)
+    assert result.feasible is False
+    assert any("caps sum to 0.600" in r for r in result.infeasible_reasons)
+
+
+def test_same_seed_same_mix_different_seed_different_mix():
+    weights = np.full(5, 0.2)
+    spec = [(200, "web", "human_verified", c) for c in range(5)]
+    pool = make_pool(spec)
+    a = sample_mix(pool, policy(target_size=100, seed=7), weights, TONIGHT)
+    b = sample_mix(pool.sample(frac=1.0, random_state=1), policy(target_size=100, seed=7), weights, TONIGHT)
+    c = sample_mix(pool, policy(target_size=100, seed=8), weights, TONIGHT)
+    assert a.selected["id"].tolist() == b.selected["id"].tolist()  # input order does not matter
+    assert set(a.selected["id"]) != set(c.selected["id"])
+
+
+def test_seeded_keys_are_stable_values():
+    # Pinned so a change of hash (or use of salted hash()) is caught.
+    keys = seeded_keys(["syn-id-000001", "syn-id-000002"], 0)
+    assert keys.dtype == np.uint64
+    assert keys.tolist() == seeded_keys(["syn-id-000001", "syn-id-000002"], 0).tolist()
+    assert keys.tolist() != seeded_keys(["syn-id-000001", "syn-id-000002"], 1).tolist()
+
+
+def test_targeted_fill_prefers_under_represented_clusters():
+    # Baseline: 4 equal clusters. Humans cover clusters 0 and 1 only; synthetic is
+    # available everywhere and mostly in the over-covered cluster 0.
+    weights = np.full(4, 0.25)
+    spec = [(40, "web", "human_verified", 0), (40, "web", "human_verified", 1)]
+    spec += [(200, "gen", "synthetic_declared", 0), (30, "gen", "synthetic_declared", 2)]
+    spec += [(30, "gen", "synthetic_declared", 3)]
+    pol = policy(target_size=160, human_floor=0.5, synthetic_cap=0.5, unknown_cap=0.0)
+    result = sample_mix(make_pool(spec), pol, weights, TONIGHT)
+    assert result.feasible
+    syn = result.selected[result.selected["reason"].str.startswith("synthetic_targeted_fill")]
+    assert len(syn) > 0
+    # No bulk padding: nothing goes into cluster 0 (already at its share of 40/160).
+    assert set(syn["cluster"]) == {2, 3}
+    assert (syn["reason"] == syn["cluster"].map(lambda c: f"synthetic_targeted_fill(cluster={c})")).all()
+    held = result.held.set_index("id")
+    cluster0 = result.held[(result.held["cluster"] == 0) & (result.held["provenance_class"] == "synthetic_declared")]
+    assert (cluster0["held_reason"] == "cluster_at_baseline_share(cluster=0)").all()
+    assert len(held) + result.size == sum(count for count, *_ in spec)
+
+
+def test_targeted_fill_ranks_by_deficit_and_never_fills_past_share():
+    # Target 100, weights 0.6 / 0.3 / 0.1; humans: 50 in cluster 0 only.
+    weights = np.array([0.6, 0.3, 0.1])
+    spec = [(50, "web", "human_verified", 0)]
+    spec += [(100, "gen", "synthetic_declared", c) for c in range(3)]
+    pol = policy(target_size=100, human_floor=0.5, synthetic_cap=0.2, unknown_cap=0.0)
+    result = sample_mix(make_pool(spec), pol, weights, TONIGHT)
+    syn = result.selected[result.selected["provenance_class"] == "synthetic_declared"]
+    # 50 humans and a synthetic cap of 0.2 hold a mix of 62 (50 / 0.8), 12 of them synthetic.
+    assert_meets_policy(result, pol)
+    assert result.size == 62 and len(syn) == 12
+    n = result.size
+    counts = result.selected["cluster"].value_counts()
+    for c, w in enumerate(weights):
+        # A synthetic record only went into cluster c while it was below w * n.
+        if (syn["cluster"] == c).any():
+            assert counts.get(c, 0) <= int(np.ceil(w * n))
+    # The first admissions go to the cluster with the largest deficit (cluster 1: 0.3 * n).
+    assert syn["cluster"].iloc[0] == 1
+
+
+def test_synthetic_without_baseline_cluster_is_never_admitted():
+    weights = np.full(2, 0.5)
+    spec = [(50, "web", "human_verified", 0), (200, "gen", "synthetic_declared", -1)]
+    result = sample_mix(make_pool(spec), policy(target_size=100), weights, TONIGHT)
+    assert (result.selected["provenance_class"] == "human_verified").all()
+    assert set(result.held["held_reason"]) == {"no_baseline_cluster"}
+
+
+def test_no_baseline_admits_no_synthetic():
+    spec = [(50, "web", "human_verified", 0), (50, "gen", "synthetic_declared", 1)]
+    result = sample_mix(make_pool(spec), policy(target_size=100), None, TONIGHT)
+    assert result.shares["synthetic"] == 0.0
+    assert set(result.held["held_reason"]) == {"no_baseline"}
+
+
+def test_unknown_fills_last_up_to_its_cap():
+    spec = [(60, "web", "human_verified", 0), (100, "misc", "unknown", 0)]
+    pol = policy(target_size=100, unknown_cap=0.1)
+    result = sample_mix(make_pool(spec), pol, None, TONIGHT)
+    assert_meets_policy(result, pol)
+    assert (result.selected.loc[result.selected["provenance_class"] == "unknown", "reason"] == "unknown_fill").all()
+    # Unknown records come after every human record.
+    reasons = result.selected["reason"].tolist()
+    assert reasons.index("unknown_fill") > max(i for i, r in enumerate(reasons) if r == "human_fill")
+
+
+def history_pool():
+    old = make_pool([(60, "web", "human_verified", 0)], drop=YESTERDAY, previously_published=True, start=0)
+    new = make_pool(
+        [(60, "web", "human_verified", 0), (100, "gen", "synthetic_declared", 1)], drop=TONIGHT, start=1000
+    )
+    return pd.concat([old, new], ignore_index=True)
+
+
+def test_accumulate_keeps_previous_humans_first():
+    pool = history_pool()
+    result = sample_mix(pool, policy(target_size=80, mode="accumulate"), np.array([0.5, 0.5]), TONIGHT)
+    kept = result.selected[result.selected["reason"] == "kept_previous_human"]
+    previous_ids = set(pool.loc[pool["previously_published"], "id"])
+    assert set(kept["id"]) == previous_ids  # every earlier human record kept
+    assert result.selected["reason"].iloc[:60].eq("kept_previous_human").all()
+    assert result.feasible
+
+
+def test_replace_sees_only_tonights_drop():
+    pool = history_pool()
+    result = sample_mix(pool, policy(target_size=80, mode="replace"), np.array([0.5, 0.5]), TONIGHT)
+    assert (result.selected["drop"] == TONIGHT).all()
+    assert "kept_previous_human" not in set(result.selected["reason"])
+    # Yesterday's rows are not eligible, so they are not held either.
+    assert (result.held["drop"] == TONIGHT).all()
+    accumulate = sample_mix(pool, policy(target_size=80, mode="accumulate"), np.array([0.5, 0.5]), TONIGHT)
+    assert accumulate.shares["human"] >= result.shares["human"]
+
+
+def test_every_eligible_record_is_selected_or_held():
+    pool = history_pool()
+    result = sample_mix(pool, policy(target_size=50), np.array([0.5, 0.5]), TONIGHT)
+    assert set(result.selected["id"]).isdisjoint(result.held["id"])
+    assert set(result.selected["id"]) | set(result.held["id"]) == set(pool["id"])
+    assert result.per_source["selected"].sum() == result.size
+    assert result.per_source["available"].sum() == len(pool)
+
+
+def test_bad_pool_is_rejected():
+    pool = make_pool([(3, "web", "human_verified", 0)])
+    with pytest.raises(ValueError, match="missing columns"):
+        sample_mix(pool.drop(columns=["cluster"]), policy(), None, TONIGHT)
+    bad = pool.assign(provenance_class="human")
+    with pytest.raises(ValueError, match="unknown provenance classes"):
+        sample_mix(bad, policy(), None, TONIGHT)
+
+
+def test_empty_pool_is_infeasible():
+    empty = make_pool([(1, "a", "unknown", 0)]).iloc[:0]
+    result = sample_mix(empty, policy(), None, TONIGHT)
+    assert result.feasible is False
+    assert result.size == 0
+    assert any("no eligible records" in r for r in result.infeasible_reasons)
