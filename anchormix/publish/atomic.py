@@ -1,0 +1,322 @@
+"""Atomic, numbered publication of a dataset generation.
+
+Layout under ``root``::
+
+    gen-000001/ data/part-00000.parquet ... manifest.json croissant.json README.md plots/*.png
+    gen-000002/ ...
+    LATEST          -> "gen-000002"
+
+Everything is written into ``root/.tmp-gen-NNNNNN-<random>``, fsynced,
+re-read and verified, and only then renamed to ``gen-NNNNNN`` (a rename within
+one filesystem is atomic). ``LATEST`` is replaced atomically afterwards. A
+failure at any step removes the temporary directory (and undoes the rename if
+``LATEST`` could not be written), so readers only ever see complete
+generations and earlier generations are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from anchormix.publish import croissant as croissant_mod
+from anchormix.publish.layout import (
+    CARD,
+    CROISSANT,
+    DATA_DIR,
+    LATEST,
+    MANIFEST,
+    PLOTS_DIR,
+    RECORD_FIELDS,
+    generation_dir_name,
+    parse_generation_dir,
+    plot_path,
+    shard_name,
+)
+
+TMP_PREFIX = ".tmp-"
+MANIFEST_RESERVED = ("format", "generation", "published_at", "n_records", "shards", "records")
+MANIFEST_RECORD_FIELDS = ("id", "content_hash", "source", "provenance_class")
+
+_ARROW_TO_CROISSANT = (
+    (pa.types.is_boolean, "sc:Boolean"),
+    (pa.types.is_integer, "sc:Integer"),
+    (pa.types.is_floating, "sc:Float"),
+)
+
+
+class PublishVerificationError(RuntimeError):
+    """The written generation did not match what was meant to be written."""
+
+
+def write_shard(table: pa.Table, path: Path) -> None:
+    """Write one Parquet shard and fsync it.
+
+    Module-level on purpose: tests monkeypatch it to inject a failure mid-write.
+    """
+    pq.write_table(table, path, compression="zstd")
+    _fsync_file(path)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    # A rename is only durable once the directory holding it is synced.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def list_generations(root: Path) -> list[int]:
+    """Published generation numbers under ``root``, ascending (temp dirs ignored)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = (parse_generation_dir(p.name) for p in root.iterdir() if p.is_dir())
+    return sorted(g for g in found if g is not None)
+
+
+def latest_generation(root: Path) -> int | None:
+    """The generation ``LATEST`` points at, or None before the first publish."""
+    path = Path(root) / LATEST
+    if not path.exists():
+        return None
+    name = path.read_text(encoding="utf-8").strip()
+    generation = parse_generation_dir(name)
+    if generation is None:
+        raise ValueError(f"{path}: not a generation directory name: {name!r}")
+    return generation
+
+
+def next_generation(root: Path) -> int:
+    """One past the highest generation directory present (1 for an empty root)."""
+    existing = list_generations(root)
+    return existing[-1] + 1 if existing else 1
+
+
+def generation_path(root: Path, generation: int) -> Path:
+    """The directory of a published generation (whether or not it exists)."""
+    return Path(root) / generation_dir_name(generation)
+
+
+def remove_stale_temp_dirs(root: Path, older_than_seconds: float = 3600.0) -> list[Path]:
+    """Remove temporary generation dirs left by a killed process; returns what was removed.
+
+    Only dirs older than ``older_than_seconds`` go, so a publish running
+    concurrently keeps its own.
+    """
+    root = Path(root)
+    removed = []
+    if not root.is_dir():
+        return removed
+    cutoff = time.time() - older_than_seconds
+    for p in root.iterdir():
+        if p.is_dir() and p.name.startswith(TMP_PREFIX) and p.stat().st_mtime < cutoff:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def _croissant_type(arrow_type: pa.DataType) -> str:
+    for test, name in _ARROW_TO_CROISSANT:
+        if test(arrow_type):
+            return name
+    return "sc:Text"
+
+
+def _check_records(records: pd.DataFrame) -> None:
+    missing = [c for c in RECORD_FIELDS if c not in records.columns]
+    if missing:
+        raise ValueError(f"records are missing columns: {missing}")
+    if len(records) == 0:
+        raise ValueError("refusing to publish an empty generation")
+    for col in ("id", "content_hash", "provenance_class", "source"):
+        if records[col].isna().any():
+            raise ValueError(f"records.{col} has nulls")
+    if records["id"].duplicated().any():
+        raise ValueError(f"duplicate ids: {records.loc[records['id'].duplicated(), 'id'].head(5).tolist()}")
+
+
+def _write_shards(records: pd.DataFrame, tmp: Path, shard_rows: int) -> tuple[list[dict[str, Any]], pa.Schema]:
+    (tmp / DATA_DIR).mkdir()
+    table = pa.Table.from_pandas(records.reset_index(drop=True), preserve_index=False)
+    shards = []
+    for index, start in enumerate(range(0, table.num_rows, shard_rows)):
+        rel = shard_name(index)
+        chunk = table.slice(start, shard_rows)
+        write_shard(chunk, tmp / rel)
+        shards.append({"path": rel, "sha256": _sha256(tmp / rel), "n_rows": chunk.num_rows})
+    return shards, table.schema
+
+
+def _build_manifest(generation: int, records: pd.DataFrame, shards: list[dict], manifest: Mapping[str, Any], now: str) -> dict:
+    clash = sorted(set(manifest) & set(MANIFEST_RESERVED))
+    if clash:
+        raise ValueError(f"manifest keys {clash} are reserved for the publisher")
+    per_record = records[list(MANIFEST_RECORD_FIELDS)].astype(str).to_dict(orient="records")
+    return {
+        **dict(manifest),
+        "format": "anchormix-generation/1",
+        "generation": generation,
+        "published_at": now,
+        "n_records": len(records),
+        "shards": shards,
+        "records": per_record,
+    }
+
+
+def _verify(tmp: Path, records: pd.DataFrame, shards: list[dict]) -> None:
+    """Re-read what was written and compare it with what was meant."""
+    manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
+    json.loads((tmp / CROISSANT).read_text(encoding="utf-8"))
+    on_disk = sorted(p.relative_to(tmp).as_posix() for p in (tmp / DATA_DIR).glob("*.parquet"))
+    if on_disk != [s["path"] for s in shards]:
+        raise PublishVerificationError(f"shards on disk {on_disk} != written {[s['path'] for s in shards]}")
+    n_rows, hashes, ids = 0, set(), set()
+    for shard in shards:
+        path = tmp / shard["path"]
+        if _sha256(path) != shard["sha256"]:
+            raise PublishVerificationError(f"{shard['path']}: sha256 changed after writing")
+        table = pq.read_table(path, columns=["id", "content_hash"])
+        n_rows += table.num_rows
+        hashes.update(table.column("content_hash").to_pylist())
+        ids.update(table.column("id").to_pylist())
+    if n_rows != manifest["n_records"] or n_rows != len(records):
+        raise PublishVerificationError(f"shards hold {n_rows} rows, manifest says {manifest['n_records']}")
+    if hashes != {r["content_hash"] for r in manifest["records"]}:
+        raise PublishVerificationError("content hashes in the shards differ from the manifest")
+    if ids != {r["id"] for r in manifest["records"]}:
+        raise PublishVerificationError("ids in the shards differ from the manifest")
+    croissant_mod.validate_croissant(tmp / CROISSANT)
+
+
+def _write_latest(root: Path, generation: int) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{LATEST}-", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(generation_dir_name(generation) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, root / LATEST)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(root)
+
+
+def publish_generation(
+    root: Path,
+    generation: int,
+    records: pd.DataFrame,
+    *,
+    manifest: dict,
+    card_markdown: str,
+    plots: dict[str, bytes] | None = None,
+    shard_rows: int = 50_000,
+    name: str = "anchormix-mix",
+    description: str | None = None,
+    license: str = "See manifest.json: each source's own license applies to its records.",
+) -> Path:
+    """Publish ``records`` as generation ``generation`` under ``root``; return its directory.
+
+    ``records`` needs ``id, text, source, provenance_class, content_hash, drop,
+    url`` (extra columns are kept). ``manifest`` is merged into
+    ``manifest.json`` beside the per-record ``id, content_hash, source,
+    provenance_class`` (its keys may not be ``format, generation,
+    published_at, n_records, shards, records``). ``plots`` maps bare ``*.png``
+    names to bytes, written under ``plots/``. ``name``, ``description`` and
+    ``license`` go into ``croissant.json``.
+
+    Refuses (FileExistsError) to overwrite a generation and (ValueError) to
+    publish a number not above every existing one. Writes into a temporary
+    directory, verifies it (row count, content hashes and ids against the
+    manifest, shard sha256, JSON parses, mlcroissant validates), renames it
+    into place, then atomically points ``LATEST`` at it. On any failure the
+    temporary directory is removed and earlier generations and ``LATEST`` are
+    left as they were.
+    """
+    root = Path(root)
+    target = generation_path(root, generation)
+    if shard_rows < 1:
+        raise ValueError(f"shard_rows must be >= 1, got {shard_rows}")
+    _check_records(records)
+    plot_files = {plot_path(k): v for k, v in (plots or {}).items()}
+    root.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        raise FileExistsError(f"{target} already exists; generations are never overwritten")
+    existing = list_generations(root)
+    if existing and generation <= existing[-1]:
+        raise ValueError(f"generation {generation} is not above the latest existing generation {existing[-1]}")
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=root))
+    renamed = False
+    try:
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        shards, schema = _write_shards(records, tmp, shard_rows)
+        doc = _build_manifest(generation, records, shards, manifest, now)
+        _write_bytes(tmp / MANIFEST, json.dumps(doc, indent=1, sort_keys=False, default=str).encode("utf-8"))
+        fields = {f.name: _croissant_type(f.type) for f in schema}
+        croissant_doc = croissant_mod.build_croissant(
+            name=name,
+            description=description or f"anchormix generation {generation}: a human-anchored training mix.",
+            license=license,
+            generation=generation,
+            shard_files=shards,
+            records_fields=fields,
+            date_published=now,
+            cite_as=f"@misc{{{name.replace('-', '_')}_gen{generation}, title={{{name}, generation {generation}}}}}",
+        )
+        _write_bytes(tmp / CROISSANT, json.dumps(croissant_doc, indent=1).encode("utf-8"))
+        _write_bytes(tmp / CARD, card_markdown.encode("utf-8"))
+        if plot_files:
+            (tmp / PLOTS_DIR).mkdir()
+        for rel, data in plot_files.items():
+            _write_bytes(tmp / rel, data)
+        _verify(tmp, records, shards)
+        _fsync_dir(tmp / DATA_DIR)
+        _fsync_dir(tmp)
+        os.rename(tmp, target)  # atomic; fails if a concurrent publisher got there first
+        renamed = True
+        _fsync_dir(root)
+        _write_latest(root, generation)
+    except BaseException:
+        if renamed:
+            # LATEST could not move: take the generation back out rather than leave
+            # a published directory nothing points at.
+            os.rename(target, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
