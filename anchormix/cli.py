@@ -1,0 +1,85 @@
+"""The ``anchormix`` command: demo data, lineage, signing and summaries.
+
+Dagster runs are started with ``make demo`` / ``make ui`` (see the README); this
+command works on the store and files directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _settings():
+    from anchormix.config import load_settings
+
+    return load_settings()
+
+
+def cmd_demo_inbox(args) -> int:
+    from anchormix.demo.inbox import build_demo_inbox
+
+    s = _settings()
+    built = build_demo_inbox(s.paths.inbox, s.paths.registry, s.paths.models.parent / "keys",
+                             max_text_bytes=s.ingest.max_text_bytes)
+    print(f"demo inbox: {built.inbox} drops {', '.join(built.drops)}")
+    for name, n in built.counts.items():
+        print(f"  {name}: {n}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    import duckdb
+
+    from anchormix.lineage import explain
+
+    with duckdb.connect(str(_settings().paths.store), read_only=True) as con:
+        result = explain(args.record_id, con)
+    print(result.summary())
+    return 0 if result.raw or result.quarantine else 1
+
+
+def cmd_summary(args) -> int:
+    import duckdb
+
+    from anchormix.report import drop_summary, format_summary
+
+    with duckdb.connect(str(_settings().paths.store), read_only=True) as con:
+        drops = [args.drop] if args.drop else [r[0] for r in con.execute(
+            "SELECT DISTINCT drop FROM candidates ORDER BY drop").fetchall()]
+        for drop in drops:
+            summary = drop_summary(con, drop)
+            print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return 0
+
+
+def cmd_sign(args) -> int:
+    from anchormix.provenance.sign_cli import main as sign_main
+
+    return sign_main(args.rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``anchormix`` console script."""
+    parser = argparse.ArgumentParser(prog="anchormix", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo-inbox", help="build the demo inbox and source registry from real text").set_defaults(
+        func=cmd_demo_inbox)
+    p = sub.add_parser("explain", help="trace a record from raw file and line to its class and publications")
+    p.add_argument("record_id")
+    p.set_defaults(func=cmd_explain)
+    p = sub.add_parser("summary", help="terminal states, shares, gates and publication per drop")
+    p.add_argument("drop", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("sign", help="sign records / make keys (see `anchormix sign -- --help`)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_sign)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""curation group: the pinned human baseline and the pool's diversity against it."""
+
+from __future__ import annotations
+
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster_duckdb import DuckDBResource
+
+from anchormix.stages.diversity import BaselineMissing, diversity_drop, pin_from_store
+from assets._meta import OWNERS
+from pipelines.partitions import drop_partitions
+from pipelines.resources import DUCKDB_POOL, EmbeddingResource, open_store
+from pipelines.run_config import BaselineConfig
+from pipelines.settings import SETTINGS
+
+
+def _metrics(report: dict) -> dict:
+    return {k: round(float(v), 4) for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+@asset(
+    group_name="curation",
+    deps=["provenance"],
+    kinds={"faiss", "numpy"},
+    owners=OWNERS,
+    code_version="1",
+    pool=DUCKDB_POOL,
+    description=(
+        "The pinned human baseline: k-means centroids frozen from accepted human records, their cluster "
+        "histogram and diversity, and the embedding model id. Materialize it explicitly (job `pin_baseline`); "
+        "it is never replaced silently: set `replace: true` in the Launchpad to re-pin."
+    ),
+)
+def diversity_baseline(context: AssetExecutionContext, config: BaselineConfig, duckdb: DuckDBResource,
+                       embedding: EmbeddingResource) -> MaterializeResult:
+    through = config.through_drop or "9999-12-31"
+    with open_store(duckdb) as con:
+        try:
+            baseline, n_human = pin_from_store(
+                con, through, SETTINGS.paths.baseline, embedding.settings(), SETTINGS.diversity.baseline_clusters,
+                SETTINGS.diversity.baseline_seed, SETTINGS.diversity.min_baseline_records, overwrite=config.replace)
+        except (BaselineMissing, FileExistsError) as exc:
+            raise Failure(description=str(exc)) from exc
+    return MaterializeResult(metadata={
+        "records": n_human, "clusters": int(len(baseline.weights)), "model_id": baseline.model_id,
+        "path": MetadataValue.path(str(SETTINGS.paths.baseline)),
+        "baseline_metrics": MetadataValue.json(_metrics(getattr(baseline, "metrics", {}) or {})),
+    })
+
+
+@asset(
+    group_name="curation",
+    partitions_def=drop_partitions,
+    deps=["semantic_dedup", diversity_baseline],
+    kinds={"faiss", "duckdb"},
+    owners=OWNERS,
+    code_version="1",
+    pool=DUCKDB_POOL,
+    description=(
+        "Places every eligible record in a frozen baseline cluster (so the sampler can fill rare clusters) and "
+        "measures the pool: Vendi score, effective rank, cluster entropy, tail coverage, JS divergence, distinct-n."
+    ),
+)
+def diversity(context: AssetExecutionContext, duckdb: DuckDBResource,
+              embedding: EmbeddingResource) -> MaterializeResult:
+    with open_store(duckdb) as con:
+        try:
+            summary = diversity_drop(con, context.partition_key, SETTINGS.paths.baseline, embedding.settings())
+        except BaselineMissing as exc:
+            raise Failure(description=str(exc)) from exc
+    return MaterializeResult(metadata={
+        "dagster/row_count": summary["pool"], "baseline_records": summary["baseline_n"],
+        "model_id": summary["model_id"], "pool_metrics": MetadataValue.json(_metrics(summary["report"])),
+    })

@@ -1,0 +1,54 @@
+"""publish group: curated_mix, the published generation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dagster import AssetExecutionContext, Failure, FreshnessPolicy, MaterializeResult, MetadataValue, asset
+from dagster_duckdb import DuckDBResource
+
+from anchormix.errors import PublishRefused
+from anchormix.stages.publish import publish_drop
+from assets._meta import OWNERS, schema
+from pipelines.partitions import drop_partitions
+from pipelines.resources import DUCKDB_POOL, open_store
+from pipelines.settings import SETTINGS
+
+
+@asset(
+    group_name="publish",
+    partitions_def=drop_partitions,
+    deps=["mix_candidate"],
+    kinds={"parquet", "json"},
+    owners=OWNERS,
+    code_version="1",
+    pool=DUCKDB_POOL,
+    freshness_policy=FreshnessPolicy.time_window(fail_window=timedelta(hours=36), warn_window=timedelta(hours=26)),
+    description=(
+        "The published training mix: Parquet shards, a manifest with per-record provenance and hashes, a "
+        "Croissant JSON-LD file and a data card with plots, swapped in atomically as a new numbered generation. "
+        "It refuses (fails) when the candidate's gates failed, were never run, or the candidate is stale, even in "
+        "a run that selects only this asset; the previous generation stays untouched."
+    ),
+    metadata={"dagster/column_schema": schema([
+        ("id", "string", ""), ("text", "string", ""), ("source", "string", ""),
+        ("provenance_class", "string", ""), ("content_hash", "string", "sha256"), ("drop", "string", ""),
+        ("url", "string", ""),
+    ])},
+)
+def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
+    drop = context.partition_key
+    with open_store(duckdb) as con:
+        try:
+            result = publish_drop(con, drop, SETTINGS.paths.published)
+        except PublishRefused as exc:
+            raise Failure(description=f"Refusing to publish: {exc}") from exc
+    metadata = {
+        "generation": int(result["generation"]), "fingerprint": result["fingerprint"],
+        "path": MetadataValue.path(result["path"]),
+        "already_published": bool(result["already_published"]),
+    }
+    if not result["already_published"]:
+        metadata["dagster/row_count"] = int(result["n_records"])
+        metadata["data_card"] = MetadataValue.md(result["card"])
+    return MaterializeResult(metadata=metadata)

@@ -1,0 +1,36 @@
+"""Shared fixtures: real human text (stdlib docstrings) and isolated stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+OUTFOX = Path(os.environ.get("ANCHORMIX_OUTFOX", REPO.parent / "shared" / "data" / "outfox" / "valid.jsonl"))
+
+
+@pytest.fixture(scope="session")
+def human_texts() -> list[str]:
+    """Real human-written text: standard-library docstrings (never text written by this project)."""
+    from anchormix.demo.docstrings import harvest_stdlib
+
+    return [d.text for d in harvest_stdlib()]
+
+
+@pytest.fixture
+def con():
+    """An in-memory DuckDB store with the schema."""
+    import duckdb
+
+    from anchormix.store import init_schema
+
+    connection = duckdb.connect(":memory:")
+    init_schema(connection)
+    yield connection
+    connection.close()
