@@ -88,3 +88,19 @@ def test_history_tolerates_missing_metrics_and_rejects_bad_frames():
     assert "| 1 | — | 3 | — |" in table and png.startswith(PNG_MAGIC)
     with pytest.raises(ValueError, match="missing columns"):
         render_history(pd.DataFrame({"generation": [1]}))
+
+
+def test_first_generation_card_without_history():
+    markdown, plots = render_data_card(
+        generation=1,
+        terminal_counts={"published": 5, "held": 2},
+        shares={"human": 1.0, "synthetic": 0.0, "unknown": 0.0},
+        per_source=pd.DataFrame(
+            {"source": ["source-a"], "available": [7], "selected": [5], "cap": [np.nan], "why": ["held: 2 mix_full"]}
+        ),
+        metrics={"vendi": 3.0, "js_previous": None},
+        metrics_history=pd.DataFrame(columns=["generation", "metric", "value"]),
+    )
+    assert "| vendi | 3 | — | — | — |" in markdown
+    assert "Records in: 7 = sum of terminal states." in markdown
+    assert all(data.startswith(PNG_MAGIC) for data in plots.values())
