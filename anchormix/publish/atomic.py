@@ -183,7 +183,10 @@ def _write_shards(records: pd.DataFrame, tmp: Path, shard_rows: int) -> tuple[li
 
 
 def _build_manifest(generation: int, records: pd.DataFrame, shards: list[dict], manifest: Mapping[str, Any], now: str) -> dict:
-    clash = sorted(set(manifest) & set(MANIFEST_RESERVED))
+    # Callers often echo the generation number; that is harmless when it agrees.
+    clash = sorted(
+        k for k in set(manifest) & set(MANIFEST_RESERVED) if not (k == "generation" and manifest[k] == generation)
+    )
     if clash:
         raise ValueError(f"manifest keys {clash} are reserved for the publisher")
     per_record = records[list(MANIFEST_RECORD_FIELDS)].astype(str).to_dict(orient="records")
@@ -255,8 +258,8 @@ def publish_generation(
     ``records`` needs ``id, text, source, provenance_class, content_hash, drop,
     url`` (extra columns are kept). ``manifest`` is merged into
     ``manifest.json`` beside the per-record ``id, content_hash, source,
-    provenance_class`` (its keys may not be ``format, generation,
-    published_at, n_records, shards, records``). ``plots`` maps bare ``*.png``
+    provenance_class`` (its keys may not be ``format, published_at,
+    n_records, shards, records``; ``generation`` only if it agrees). ``plots`` maps bare ``*.png``
     names to bytes, written under ``plots/``. ``name``, ``description`` and
     ``license`` go into ``croissant.json``.
 

@@ -7,6 +7,7 @@ compared with earlier generations, and what was left out and why.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
@@ -140,7 +141,8 @@ def _terminal_frame(terminal_counts: pd.DataFrame | Mapping[str, int]) -> pd.Dat
     if isinstance(terminal_counts, Mapping):
         terminal = pd.DataFrame({"state": list(terminal_counts), "reason": "", "count": list(terminal_counts.values())})
     else:
-        terminal = terminal_counts.copy()
+        # The store's record_states table names these detail / n.
+        terminal = terminal_counts.rename(columns={"detail": "reason", "n": "count"})
         if "reason" not in terminal.columns:
             terminal["reason"] = ""
         missing = {"state", "count"} - set(terminal.columns)
@@ -149,6 +151,17 @@ def _terminal_frame(terminal_counts: pd.DataFrame | Mapping[str, int]) -> pd.Dat
     terminal["reason"] = terminal["reason"].fillna("").astype(str)
     terminal["count"] = terminal["count"].astype(int)
     return terminal[["state", "reason", "count"]].sort_values(["state", "count"], ascending=[True, False])
+
+
+def _gates_frame(gates: pd.DataFrame | Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    if isinstance(gates, pd.DataFrame):
+        return gates
+    rows = []
+    for gate, verdict in gates.items():
+        details = verdict.get("details")
+        text = json.dumps(details, default=str, sort_keys=True) if details is not None else ""
+        rows.append({"gate": gate, "passed": bool(verdict.get("passed")), "details": text[:160]})
+    return pd.DataFrame(rows, columns=["gate", "passed", "details"])
 
 
 def render_data_card(
@@ -163,13 +176,15 @@ def render_data_card(
     policy: Mapping[str, Any] | None = None,
     name: str = "anchormix-mix",
     n_records: int | None = None,
-    gates: pd.DataFrame | None = None,
+    gates: pd.DataFrame | Mapping[str, Mapping[str, Any]] | None = None,
+    drop: str | None = None,
+    fingerprint: str | None = None,
     notes: Sequence[str] = (),
 ) -> tuple[str, dict[str, bytes]]:
     """Render the data card of generation ``generation``: ``(markdown, {png name: bytes})``.
 
-    ``terminal_counts``: ``[state, reason, count]`` (reason may be empty) or a
-    ``{state: count}`` mapping. ``shares``: human / synthetic / unknown.
+    ``terminal_counts``: ``[state, reason, count]`` (reason may be empty; the
+    store's ``detail`` / ``n`` names are accepted) or a ``{state: count}`` mapping. ``shares``: human / synthetic / unknown.
     ``per_source``: ``[source, available, selected, cap, why]`` (as from
     :func:`anchormix.mix.sample_mix`). ``metrics``: this generation's
     diversity report (non-numeric values are skipped in plots).
@@ -177,7 +192,9 @@ def render_data_card(
     generations (generation 0 = baseline); rows of this generation are ignored
     in favour of ``metrics``. ``baseline_metrics`` overrides generation 0 of the
     history. ``policy``: :meth:`MixPolicy.to_dict`, drawn as floor/cap lines.
-    ``gates``: optional ``[gate, passed, ...]`` verdicts. The markdown links to
+    ``gates``: optional verdicts, a ``[gate, passed, ...]`` frame or
+    ``{gate: {"passed", "details"}}``. ``drop`` and ``fingerprint`` identify the
+    candidate in the card's header. The markdown links to
     plots by relative path (``plots/<name>``), so write the plots there.
     """
     terminal = _terminal_frame(terminal_counts)
@@ -214,6 +231,9 @@ def render_data_card(
     selected_total = int(per_source["selected"].sum()) if "selected" in per_source else None
     n = n_records if n_records is not None else selected_total
     out: list[str] = [f"# {name} — generation {generation}", ""]
+    ident = ", ".join(i for i in (f"drop `{drop}`" if drop else "", f"candidate `{fingerprint}`" if fingerprint else "") if i)
+    if ident:
+        out += [ident[0].upper() + ident[1:] + ".", ""]
     out += [
         f"{fmt(n)} records. Human share {shares.get('human', 0.0):.1%}, synthetic "
         f"{shares.get('synthetic', 0.0):.1%}, unknown {shares.get('unknown', 0.0):.1%}.",
@@ -258,7 +278,7 @@ def render_data_card(
         out += [f"![Cluster histogram]({plot_path(CLUSTERS_PNG)})", ""]
 
     if gates is not None and len(gates):
-        out += ["## Gates", "", frame_table(gates), ""]
+        out += ["## Gates", "", frame_table(_gates_frame(gates)), ""]
 
     out += ["## What was left out and why", ""]
     total = int(terminal["count"].sum())

@@ -165,6 +165,8 @@ def test_bad_records_are_refused_before_writing(tmp_path, mutate, message, make_
 def test_reserved_manifest_keys_and_bad_plot_names_are_refused(tmp_path, make_records):
     with pytest.raises(ValueError, match="reserved"):
         publish(tmp_path, 1, make_records(3), manifest={"records": []})
+    with pytest.raises(ValueError, match="reserved"):
+        publish(tmp_path, 1, make_records(3), manifest={"generation": 2})
     with pytest.raises(ValueError, match="plot name"):
         publish(tmp_path, 1, make_records(3), plots={"../escape.png": b""})
     assert list_generations(tmp_path) == [] and temp_dirs(tmp_path) == []
@@ -180,3 +182,9 @@ def test_remove_stale_temp_dirs_only_removes_old_ones(tmp_path):
     fresh.mkdir()
     assert remove_stale_temp_dirs(tmp_path) == [old]
     assert fresh.exists() and not old.exists()
+
+
+def test_manifest_may_echo_the_same_generation(tmp_path, make_records):
+    gen_dir = publish(tmp_path, 1, make_records(3), manifest={"generation": 1, "drop": "2026-11-02"})
+    manifest = json.loads((gen_dir / "manifest.json").read_text())
+    assert manifest["generation"] == 1 and manifest["drop"] == "2026-11-02"

@@ -104,3 +104,13 @@ def test_first_generation_card_without_history():
     assert "| vendi | 3 | — | — | — |" in markdown
     assert "Records in: 7 = sum of terminal states." in markdown
     assert all(data.startswith(PNG_MAGIC) for data in plots.values())
+
+
+def test_card_accepts_store_shapes_for_states_and_gates():
+    inputs = card_inputs()
+    inputs["terminal_counts"] = inputs["terminal_counts"].rename(columns={"reason": "detail", "count": "n"})
+    inputs["gates"] = {"provenance_ratios": {"passed": True, "details": {"human_share": 0.6}}}
+    markdown, _ = render_data_card(**inputs, drop="2026-11-02", fingerprint="fp-ABC")
+    assert "Drop `2026-11-02`, candidate `fp-ABC`." in markdown
+    assert "| filtered | too_short | 5 |" in markdown
+    assert '| provenance_ratios | True | {"human_share": 0.6} |' in markdown
