@@ -1,1 +1,2 @@
 """Dagster assets, one module per stage. Each is thin: call a stage, add metadata."""
+

@@ -1,7 +1,5 @@
 """Metadata helpers shared by the asset modules."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 
 import pandas as pd

@@ -1,7 +1,5 @@
 """curation group: exact and near duplicates (deduplicated)."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 

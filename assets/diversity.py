@@ -1,10 +1,9 @@
 """curation group: the pinned human baseline and the pool's diversity against it."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 
+from anchormix.baseline import BaselineExists
 from anchormix.stages.diversity import BaselineMissing, diversity_drop, pin_from_store
 from assets._meta import OWNERS
 from pipelines.partitions import drop_partitions
@@ -38,12 +37,15 @@ def diversity_baseline(context: AssetExecutionContext, config: BaselineConfig, d
             baseline, n_human = pin_from_store(
                 con, through, SETTINGS.paths.baseline, embedding.settings(), SETTINGS.diversity.baseline_clusters,
                 SETTINGS.diversity.baseline_seed, SETTINGS.diversity.min_baseline_records, overwrite=config.replace)
-        except (BaselineMissing, FileExistsError) as exc:
+        except (BaselineMissing, BaselineExists) as exc:
             raise Failure(description=str(exc)) from exc
     return MaterializeResult(metadata={
         "records": n_human, "clusters": int(len(baseline.weights)), "model_id": baseline.model_id,
         "path": MetadataValue.path(str(SETTINGS.paths.baseline)),
-        "baseline_metrics": MetadataValue.json(_metrics(getattr(baseline, "metrics", {}) or {})),
+        "baseline_vendi": round(float(baseline.vendi), 4),
+        "baseline_effective_rank": round(float(baseline.effective_rank), 4),
+        "baseline_cluster_entropy": round(float(baseline.cluster_entropy), 4),
+        "created_at": baseline.created_at,
     })
 
 

@@ -1,7 +1,5 @@
 """curation group: sentence-transformers vectors, cached by (content hash, model id)."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 

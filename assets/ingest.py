@@ -1,7 +1,5 @@
 """ingest group: raw_records (inbox → DuckDB, bad rows quarantined) and normalized."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 

@@ -1,7 +1,5 @@
 """gates group: the candidate mix, sampled under the ratio policy and measured."""
 
-from __future__ import annotations
-
 import pandas as pd
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource

@@ -1,7 +1,5 @@
 """curation group: provenance evidence and classes, with the synthetic-text detector."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 

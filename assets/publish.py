@@ -1,7 +1,5 @@
 """publish group: curated_mix, the published generation."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from dagster import AssetExecutionContext, Failure, FreshnessPolicy, MaterializeResult, MetadataValue, asset

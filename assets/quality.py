@@ -1,7 +1,5 @@
 """curation group: heuristic quality signals (Gopher / C4 / FineWeb style)."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 

@@ -1,7 +1,5 @@
 """curation group: semantic duplicates over the cached embeddings (FAISS)."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 

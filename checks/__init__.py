@@ -1,1 +1,2 @@
 """Blocking asset checks on ``mix_candidate``: GX Core suites and diversity / health gates."""
+

@@ -1,15 +1,12 @@
 """Diversity and drift gates on mix_candidate, relative to the pinned human baseline."""
 
-from __future__ import annotations
-
-import pandas as pd
-from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 from dagster_duckdb import DuckDBResource
 
-from assets._meta import md_table
+from anchormix import gate_checks
 from assets.mix import mix_candidate
-from checks._gate import current_candidate, verdict
-from pipelines.resources import DUCKDB_POOL, open_store
+from checks._gate import run_gate
+from pipelines.resources import DUCKDB_POOL
 
 
 @asset_check(
@@ -23,23 +20,4 @@ from pipelines.resources import DUCKDB_POOL, open_store
     ),
 )
 def diversity_gates(context: AssetCheckExecutionContext, duckdb: DuckDBResource) -> AssetCheckResult:
-    with open_store(duckdb) as con:
-        candidate = current_candidate(context, con)
-        gates = candidate["report"].get("diversity_gates", [])
-        report = candidate["report"].get("diversity", {})
-        if not gates:
-            return verdict(context, con, candidate, "diversity_gates", False,
-                           "the candidate is too small to measure diversity (fewer than 2 records)", {}, {})
-        failed = [g for g in gates if not g["passed"]]
-        table = pd.DataFrame([{k: g.get(k) for k in ("gate", "metric", "observed", "threshold", "passed", "detail")}
-                              for g in gates])
-        description = ("all diversity gates passed" if not failed
-                       else "; ".join(f"{g['gate']}: {g['detail']}" for g in failed))
-        metadata = {
-            "gates": md_table(table, max_chars=200),
-            "lost_tail_clusters": MetadataValue.json(report.get("lost_tail_clusters", [])),
-            "metrics": MetadataValue.json({k: v for k, v in report.items()
-                                           if isinstance(v, (int, float)) and not isinstance(v, bool)}),
-        }
-        return verdict(context, con, candidate, "diversity_gates", not failed, description, metadata,
-                       {"failed": failed})
+    return run_gate(context, duckdb, lambda con, c: gate_checks.diversity(c))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Tests never touch the user's var/: every in-process import of `pipelines` sees
+# this session config, whose paths all live in one temporary directory.
+if "ANCHORMIX_TEST_ROOT" not in os.environ:
+    os.environ["ANCHORMIX_TEST_ROOT"] = tempfile.mkdtemp(prefix="anchormix-test-")
+TEST_ROOT = Path(os.environ["ANCHORMIX_TEST_ROOT"])
+TEST_CONFIG = TEST_ROOT / "anchormix.toml"
+if not TEST_CONFIG.exists():
+    text = (REPO / "anchormix.toml").read_text()
+    TEST_CONFIG.write_text(text.replace("target_size = 600", "target_size = 300"))
+os.environ["ANCHORMIX_CONFIG"] = str(TEST_CONFIG)
 OUTFOX = Path(os.environ.get("ANCHORMIX_OUTFOX", REPO.parent / "shared" / "data" / "outfox" / "valid.jsonl"))
 
 

@@ -139,11 +139,16 @@ def _malformed_rows(good: list[dict], max_text_bytes: int) -> bytes:
 
 
 def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: list[date] | None = None,
-                     seed: int = 7, max_text_bytes: int = 200_000) -> DemoInbox:
+                     seed: int = 7, max_text_bytes: int = 200_000, scale: float = 1.0) -> DemoInbox:
     """Write the demo drops into ``inbox`` and the matching source registry.
 
+    ``scale`` shrinks or grows every group of records (tests use about 0.5).
     Returns the drop names (``YYYY-MM-DD``), the files written and per-kind counts.
     """
+
+    def n(count: int) -> int:
+        return max(1, int(round(count * scale)))
+
     from anchormix.provenance.manifest import generate_keypair, sign_text
 
     rng = random.Random(seed)
@@ -158,7 +163,7 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
         docs = harvest_package(dist, module)
         rng.shuffle(docs)
         if docs:
-            packages[dist] = docs[:60]
+            packages[dist] = docs[:n(60)]
     if len(stdlib) < 600:
         raise RuntimeError(f"only {len(stdlib)} standard-library docstrings found; the demo needs 600")
 
@@ -169,7 +174,7 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
     registry_path.write_text(_registry_toml({d: docs[0].license for d, docs in packages.items()}, public_b64))
 
     night1 = datetime.combine(nights[0], datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=1)
-    signed_docs, crawl_human, held_back = stdlib[:360], stdlib[360:440], stdlib[440:600]
+    signed_docs, crawl_human, held_back = stdlib[:n(360)], stdlib[n(360):n(440)], stdlib[n(440):n(440) + 160]
     files: list[Path] = []
     counts: dict[str, int] = {}
 
@@ -190,7 +195,7 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
 
     pkg_rows = []
     for dist, docs in packages.items():
-        for j, doc in enumerate(docs[:45]):
+        for j, doc in enumerate(docs[:n(45)]):
             pkg_rows.append(_record(f"{_source_name(dist)}-{j:04d}", doc.text, _source_name(dist), night1,
                                     f"https://pypi.org/project/{dist}/#{doc.qualname}",
                                     metadata={"qualname": doc.qualname, "license": doc.license}))
@@ -199,16 +204,17 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
 
     human_texts = [d.text for d in stdlib[:600]] + [d.text for docs in packages.values() for d in docs]
     model = MarkovModel.train(human_texts, order=2)
-    gen1 = model.generate(260, seed=seed)
+    n_declared, n_undeclared = n(200), n(60)
+    gen1 = model.generate(n_declared + n_undeclared, seed=seed)
     declared = [_record(f"gen1-{i:05d}", t, GENERATOR_SOURCE, night1, f"generator://markov/gen1/{i}",
-                        metadata={"generation": 1}) for i, t in enumerate(gen1[:200])]
+                        metadata={"generation": 1}) for i, t in enumerate(gen1[:n_declared])]
     files.append(_write_jsonl(inbox / drops[0] / "generator-gen1.jsonl.gz", declared, gz=True))
     counts["synthetic_declared"] = len(declared)
 
     crawl = [_record(f"crawl-h-{i:04d}", d.text, CRAWL_SOURCE, night1, f"https://example.org/crawl/h{i}")
              for i, d in enumerate(crawl_human)]
     crawl += [_record(f"crawl-s-{i:04d}", t, CRAWL_SOURCE, night1, f"https://example.org/crawl/s{i}")
-              for i, t in enumerate(gen1[200:260])]
+              for i, t in enumerate(gen1[n_declared:])]
     # Exact and near copies of signed records, re-crawled under new ids.
     for i, row in enumerate(signed[:10]):
         crawl.append(_record(f"crawl-dup-{i:02d}", row["text"], CRAWL_SOURCE, night1, f"https://mirror.example.org/{i}"))
@@ -230,12 +236,12 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
 
     if len(drops) > 1:
         night2 = night1 + timedelta(days=1)
-        generations = recursive_generations(human_texts, generations=5, per_generation=400, seed=seed)
+        generations = recursive_generations(human_texts, generations=5, per_generation=n(400), seed=seed)
         flood = [_record(f"gen5-{i:05d}", t, GENERATOR_SOURCE, night2, f"generator://markov/gen5/{i}",
                          metadata={"generation": 5}) for i, t in enumerate(generations[-1])]
         files.append(_write_jsonl(inbox / drops[1] / "generator-gen5.jsonl", flood))
         fresh = [_record(f"stdlib-n2-{i:05d}", d.text, STDLIB_SOURCE, night2,
-                         f"https://docs.python.org/3/library/{d.qualname}") for i, d in enumerate(held_back[8:68])]
+                         f"https://docs.python.org/3/library/{d.qualname}") for i, d in enumerate(held_back[8:8 + n(60)])]
         files.append(_write_jsonl(inbox / drops[1] / "stdlib-unsigned.jsonl", fresh))
         counts["night2_generator_gen5"] = len(flood)
         counts["night2_stdlib_unsigned"] = len(fresh)

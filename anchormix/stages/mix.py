@@ -94,7 +94,9 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
         "shares": _jsonable(result.shares),
         "per_source": _jsonable(result.per_source.to_dict(orient="records")),
         "previous_generation": previous["generation"] if previous else None,
-        "baseline": {"model_id": baseline.model_id, "n": int(baseline.n)},
+        "baseline": {"model_id": baseline.model_id, "n": int(baseline.n),
+                     "metrics": {"vendi": float(baseline.vendi), "effective_rank": float(baseline.effective_rank),
+                                 "cluster_entropy": float(baseline.cluster_entropy)}},
     }
     con.execute("BEGIN TRANSACTION")
     con.execute("DELETE FROM candidates WHERE fingerprint = ?", [fingerprint])

@@ -57,10 +57,15 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
     ).df()
     report = candidate["report"]
     per_source = pd.DataFrame(report.get("per_source", []))
+    status = gate_status(con, fp)
+    gates = pd.DataFrame([{"gate": g, "passed": v["passed"]} for g, v in status.items()])
+    states_for_card = states.rename(columns={"detail": "reason", "n": "count"})
     card_md, plots = render_data_card(
-        name=dataset_name, generation=generation, drop=drop, fingerprint=fp,
-        shares=report.get("shares", {}), per_source=per_source, states=states,
-        metrics=report.get("diversity", {}), history=history, gates=gate_status(con, fp),
+        generation=generation, terminal_counts=states_for_card, shares=report.get("shares", {}),
+        per_source=per_source, metrics=report.get("diversity", {}), metrics_history=history,
+        baseline_metrics=report.get("baseline", {}).get("metrics"), policy=candidate["policy"],
+        name=dataset_name, n_records=len(records), gates=gates,
+        drop=drop, fingerprint=fp,
     )
     manifest = {
         "name": dataset_name, "generation": generation, "drop": drop, "fingerprint": fp,
@@ -69,7 +74,7 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
         "terminal_states": states.to_dict(orient="records"),
     }
     path = publish_generation(published_root, generation, records, manifest=manifest, card_markdown=card_md,
-                              plots=plots)
+                              plots=plots, name=dataset_name, license=license)
     con.execute("BEGIN TRANSACTION")
     con.execute("INSERT INTO publications (generation, fingerprint, drop, path, n_records) VALUES (?, ?, ?, ?, ?)",
                 [generation, fp, drop, str(path), len(records)])

@@ -1,0 +1,131 @@
+"""The gates themselves, Dagster-free: each judges a stored candidate.
+
+The Dagster asset checks in ``checks/`` are thin wrappers around these, and
+:mod:`anchormix.runner` calls them directly, so a gate means the same thing under
+any executor or none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from anchormix.gates import record_gate
+from anchormix.gx_suites import (
+    SuiteOutcome,
+    conservation_expectations,
+    provenance_expectations,
+    run_suite,
+    schema_expectations,
+    with_ratio_columns,
+)
+from anchormix.stages.mix import candidate_frame
+from anchormix.stages.provenance import latest_detector
+from anchormix.stages.states import conservation_frame
+
+
+@dataclass
+class GateOutcome:
+    """A gate's verdict with what a person needs to act on it."""
+
+    gate: str
+    passed: bool
+    description: str
+    tables: dict[str, pd.DataFrame | str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    gx_result: dict[str, Any] | None = None
+
+
+def _from_suite(gate: str, outcome: SuiteOutcome, values: dict | None = None) -> GateOutcome:
+    failed = outcome.failures
+    description = (f"{len(outcome.rows)} expectations passed" if outcome.success
+                   else f"{len(failed)} of {len(outcome.rows)} expectations failed: "
+                        + "; ".join(f"{r['expectation']}({r['column'] or ''}) observed {r['observed']}, "
+                                    f"threshold {r['threshold']}" for r in failed))
+    return GateOutcome(
+        gate, outcome.success, description,
+        tables={"failed_expectations": outcome.markdown(only_failures=True) if failed else "_none_",
+                "all_expectations": outcome.markdown()},
+        values=values or {}, details={"failures": failed}, gx_result=outcome.result_json,
+    )
+
+
+def gx_schema(con: duckdb.DuckDBPyConnection, candidate: dict, max_chars: int) -> GateOutcome:
+    """Columns, types, non-null, unique ids, text length, hash shape."""
+    frame = candidate_frame(con, candidate["fingerprint"])
+    return _from_suite("gx_schema", run_suite("schema", frame, schema_expectations(1, max_chars)))
+
+
+def gx_provenance(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:
+    """Allowed classes, human floor, synthetic and unknown caps, evidence behind every record."""
+    policy = candidate["policy"]
+    frame = with_ratio_columns(candidate_frame(con, candidate["fingerprint"]))
+    suite = run_suite("provenance", frame, provenance_expectations(
+        policy["human_floor"], policy["synthetic_cap"], policy["unknown_cap"]))
+    return _from_suite("gx_provenance", suite, {"shares": candidate["report"].get("shares", {}), "policy": policy})
+
+
+def gx_conservation(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:
+    """Records in equals the sum of the terminal states."""
+    frame = conservation_frame(con, candidate["drop"], candidate["fingerprint"])
+    suite = run_suite("conservation", frame, conservation_expectations())
+    return _from_suite("gx_conservation", suite, {"counts": {k: int(v) for k, v in frame.iloc[0].items()}})
+
+
+def diversity(candidate: dict) -> GateOutcome:
+    """Vendi ratio, tail coverage, JS divergence and drop-from-previous, as measured at build time."""
+    gates = candidate["report"].get("diversity_gates", [])
+    report = candidate["report"].get("diversity", {})
+    if not gates:
+        return GateOutcome("diversity_gates", False, "the candidate is too small to measure diversity (< 2 records)")
+    failed = [g for g in gates if not g["passed"]]
+    table = pd.DataFrame([{k: g.get(k) for k in ("gate", "metric", "observed", "threshold", "passed", "detail")}
+                          for g in gates])
+    description = ("all diversity gates passed" if not failed
+                   else "; ".join(f"{g['gate']}: {g['detail']}" for g in failed))
+    return GateOutcome(
+        "diversity_gates", not failed, description, tables={"gates": table},
+        values={"lost_tail_clusters": report.get("lost_tail_clusters", []),
+                "metrics": {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}},
+        details={"failed": failed},
+    )
+
+
+def detector_health(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:
+    """Held-out AUROC of the detector that produced this drop's labels, against the floor."""
+    floor = float(candidate["thresholds"]["detector_auroc_floor"])
+    det = latest_detector(con, candidate["drop"])
+    if det is None:
+        return GateOutcome("detector_health", False, "provenance has not run for this partition")
+    auroc = det.get("heldout_auroc")
+    auroc = None if auroc is None or auroc != auroc else float(auroc)
+    relying = con.execute(
+        "SELECT count(*) FROM provenance p JOIN evidence e USING (id) WHERE p.drop <= ? AND e.signal = 'detector' "
+        "AND p.class IN ('synthetic_suspected', 'human_presumed') AND e.verdict IN ('suspected', 'below_threshold')",
+        [candidate["drop"]]).fetchone()[0]
+    if not det.get("trained"):
+        passed = relying == 0
+        description = (f"no detector trained ({det.get('reason')}); no record relies on one" if passed
+                       else f"no detector trained but {relying} records carry detector-based labels")
+    else:
+        passed = auroc is not None and auroc >= floor
+        description = (f"held-out AUROC {auroc:.3f} >= floor {floor:.3f}" if passed
+                       else f"held-out AUROC {auroc if auroc is not None else float('nan'):.3f} is below the floor "
+                            f"{floor:.3f}: detector labels (synthetic_suspected / human_presumed) are not trusted")
+    return GateOutcome("detector_health", passed, description,
+                       values={"heldout_auroc": auroc if auroc is not None else -1.0, "auroc_floor": floor,
+                               "detector_version": str(det.get("version")), "records_relying": int(relying)},
+                       details={"auroc": auroc, "floor": floor})
+
+
+def evaluate_all(con: duckdb.DuckDBPyConnection, candidate: dict, max_chars: int) -> list[GateOutcome]:
+    """Run every gate on the candidate and record each verdict for its fingerprint."""
+    outcomes = [gx_schema(con, candidate, max_chars), gx_provenance(con, candidate),
+                gx_conservation(con, candidate), diversity(candidate), detector_health(con, candidate)]
+    for outcome in outcomes:
+        record_gate(con, candidate["fingerprint"], outcome.gate, outcome.passed, outcome.details)
+    return outcomes
