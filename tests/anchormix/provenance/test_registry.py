@@ -1,0 +1,90 @@
+"""Registry loading: valid files load; every bad value names its dotted key."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from anchormix.errors import ConfigError
+from anchormix.provenance.registry import load_registry
+
+GOOD_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_loads_entries_keys_and_relative_anchor_path(tmp_path, keys, cert_chain):
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "anchors.pem").write_bytes(cert_chain["root_pem"])
+    path = _write(tmp_path, f"""
+[sources.python-stdlib]
+kind = "licensed_human_archive"
+license = "PSF-2.0"
+trust_tier = "high"
+description = "stdlib"
+public_keys = [ {{ key_id = "stdlib-2026", ed25519 = "{keys['archive'][1]}" }} ]
+c2pa_trust_anchors = "certs/anchors.pem"
+
+[sources.web]
+kind = "web_crawl"
+license = "mixed"
+trust_tier = "low"
+""")
+    reg = load_registry(path)
+    assert reg.names == ["python-stdlib", "web"]
+    entry = reg.get("python-stdlib")
+    assert entry.kind == "licensed_human_archive" and entry.trust_tier == "high"
+    assert base64.b64encode(entry.public_keys["stdlib-2026"]).decode() == keys["archive"][1]
+    assert entry.c2pa_trust_anchors == tmp_path / "certs" / "anchors.pem"
+    assert "BEGIN CERTIFICATE" in entry.trust_anchors_pem()
+    assert reg.get("web").public_keys == {} and reg.get("nope") is None
+    assert [e.name for e in reg] == ["python-stdlib", "web"]
+
+
+BASE = 'kind = "web_crawl"\nlicense = "mixed"\ntrust_tier = "medium"\n'
+
+
+@pytest.mark.parametrize("body, key", [
+    ('kind = "web_crawl"\nlicense = "mixed"\ntrust_tier = "top"\n', "sources.web.trust_tier"),
+    ('kind = "scraper"\nlicense = "mixed"\ntrust_tier = "high"\n', "sources.web.kind"),
+    ('kind = "web_crawl"\ntrust_tier = "high"\n', "sources.web.license"),
+    ('kind = "web_crawl"\nlicense = ""\ntrust_tier = "high"\n', "sources.web.license"),
+    (BASE + 'licence = "typo"\n', "sources.web.licence"),
+    (BASE + 'public_keys = [ { key_id = "k", ed25519 = "***" } ]\n', "sources.web.public_keys[0].ed25519"),
+    (BASE + f'public_keys = [ {{ key_id = "k", ed25519 = "{base64.b64encode(bytes(31)).decode()}" }} ]\n',
+     "sources.web.public_keys[0].ed25519"),
+    (BASE + f'public_keys = [ {{ key_id = "a", ed25519 = "{GOOD_KEY}" }}, {{ key_id = "b" }} ]\n',
+     "sources.web.public_keys[1].ed25519"),
+    (BASE + f'public_keys = [ {{ key_id = "a", ed25519 = "{GOOD_KEY}", comment = "x" }} ]\n',
+     "sources.web.public_keys[0].comment"),
+    (BASE + f'public_keys = [ {{ key_id = "a", ed25519 = "{GOOD_KEY}" }}, {{ key_id = "a", ed25519 = "{GOOD_KEY}" }} ]\n',
+     "sources.web.public_keys[1].key_id"),
+    (BASE + 'public_keys = "abc"\n', "sources.web.public_keys"),
+    (BASE + 'c2pa_trust_anchors = "missing.pem"\n', "sources.web.c2pa_trust_anchors"),
+])
+def test_bad_entry_names_its_key(tmp_path, body, key):
+    path = _write(tmp_path, "[sources.web]\n" + body)
+    with pytest.raises(ConfigError) as err:
+        load_registry(path)
+    assert err.value.key == key, str(err.value)
+
+
+def test_anchor_file_without_certificate_is_rejected(tmp_path):
+    (tmp_path / "a.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError) as err:
+        load_registry(_write(tmp_path, "[sources.web]\n" + BASE + 'c2pa_trust_anchors = "a.pem"\n'))
+    assert err.value.key == "sources.web.c2pa_trust_anchors"
+
+
+def test_unknown_top_level_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_registry(_write(tmp_path, "[source.web]\n" + BASE))
+    assert err.value.key == "source"
+    with pytest.raises(ConfigError):
+        load_registry(_write(tmp_path, "[sources.web\n"))
