@@ -165,3 +165,31 @@ def cert_chain() -> dict[str, bytes]:
 def foreign_cert_chain() -> dict[str, bytes]:
     """A second, unrelated CA: signers of ``cert_chain`` do not chain to it."""
     return make_cert_chain()
+
+
+@pytest.fixture(scope="session")
+def sign_png(cert_chain):
+    """``sign_png(term) -> bytes``: a fresh PNG with a C2PA manifest declaring ``term``, signed by ``cert_chain``."""
+    c2pa = pytest.importorskip("c2pa")
+    image = pytest.importorskip("PIL.Image")
+    import io
+
+    from anchormix.provenance.sourcetypes import IPTC_BASE
+
+    def sign(term: str) -> bytes:
+        buf = io.BytesIO()
+        image.new("RGB", (24, 16), (30, 120, 200)).save(buf, "PNG")
+        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, cert_chain["chain_pem"],
+                                                           cert_chain["key_pem"], None))
+        manifest = {
+            "claim_generator_info": [{"name": "anchormix-tests", "version": "0"}],
+            "title": "test.png", "format": "image/png",
+            "assertions": [{"label": "c2pa.actions", "data": {"actions": [
+                {"action": "c2pa.created", "digitalSourceType": IPTC_BASE + term}]}}],
+        }
+        out = io.BytesIO()
+        with c2pa.Builder(manifest) as builder:
+            builder.sign(signer, "image/png", io.BytesIO(buf.getvalue()), out)
+        return out.getvalue()
+
+    return sign

@@ -21,30 +21,14 @@ def _png() -> bytes:
     return buf.getvalue()
 
 
-def sign_png(chain: dict[str, bytes], term: str) -> bytes:
-    """A PNG carrying a C2PA manifest whose c2pa.created action declares ``term``."""
-    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain["chain_pem"],
-                                                       chain["key_pem"], None))
-    manifest = {
-        "claim_generator_info": [{"name": "anchormix-tests", "version": "0"}],
-        "title": "test.png", "format": "image/png",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": IPTC_BASE + term}]}}],
-    }
-    out = io.BytesIO()
-    with c2pa.Builder(manifest) as builder:
-        builder.sign(signer, "image/png", io.BytesIO(_png()), out)
-    return out.getvalue()
+@pytest.fixture(scope="module")
+def signed_ai_png(sign_png) -> bytes:
+    return sign_png("trainedAlgorithmicMedia")
 
 
 @pytest.fixture(scope="module")
-def signed_ai_png(cert_chain) -> bytes:
-    return sign_png(cert_chain, "trainedAlgorithmicMedia")
-
-
-@pytest.fixture(scope="module")
-def signed_camera_png(cert_chain) -> bytes:
-    return sign_png(cert_chain, "digitalCapture")
+def signed_camera_png(sign_png) -> bytes:
+    return sign_png("digitalCapture")
 
 
 def _one(rows: list[Evidence]) -> Evidence:
