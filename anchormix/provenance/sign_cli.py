@@ -58,19 +58,23 @@ def sign_file(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc).isoformat()
     n = 0
     tmp = args.output.with_name(args.output.name + ".tmp")
-    with open(args.input, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
-        for lineno, line in enumerate(src, 1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise ValueError(f"{args.input}:{lineno}: record has no string 'text'")
-            record["manifest"] = sign_text(
-                record["text"], source=args.source, creator=args.creator,
-                capture_time=record.get("fetched_at") or now, digital_source_type=args.digital_source_type,
-                private_key=private_pem, key_id=args.key_id)
-            dst.write(json.dumps(record, ensure_ascii=False) + "\n")
-            n += 1
+    try:
+        with open(args.input, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
+            for lineno, line in enumerate(src, 1):
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise ValueError(f"{args.input}:{lineno}: record has no string 'text'")
+                record["manifest"] = sign_text(
+                    record["text"], source=args.source, creator=args.creator,
+                    capture_time=record.get("fetched_at") or now, digital_source_type=args.digital_source_type,
+                    private_key=private_pem, key_id=args.key_id)
+                dst.write(json.dumps(record, ensure_ascii=False) + "\n")
+                n += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-signed file behind
+        raise
     tmp.replace(args.output)
     return n
 
