@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", type=Path, default=Path(os.environ.get("ANCHORMIX_OUTFOX") or DEFAULT))
     parser.add_argument("--test-fraction", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--policy", choices=["target_precision", "max_f1"], default="target_precision")
+    parser.add_argument("--policy", choices=["target_precision", "max_f1"], default="max_f1")
     parser.add_argument("--target-precision", type=float, default=0.95)
     args = parser.parse_args(argv)
     if not args.path.is_file():

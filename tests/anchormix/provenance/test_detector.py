@@ -21,7 +21,7 @@ from anchormix.provenance.detector import (
 def test_settings_defaults_and_errors():
     s = DetectorSettings.from_mapping({})
     assert (s.auroc_floor, s.min_per_class, s.threshold_policy, s.presume_human_before) == \
-        (0.85, 20, "target_precision", None)
+        (0.85, 20, "max_f1", None)
     assert str(DetectorSettings.from_mapping({"presume_human_before": "2022-11-30"}).presume_human_before) == "2022-11-30"
     for bad, key in [({"auroc_floor": 1.5}, "detector.auroc_floor"),
                      ({"min_per_class": 1}, "detector.min_per_class"),

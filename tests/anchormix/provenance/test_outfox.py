@@ -40,7 +40,7 @@ def test_detector_separates_students_from_all_three_generators(essays, tmp_path)
     assert report["trained"] and report["trusted"]
     assert report["heldout_auroc"] >= 0.95, report
     assert report["n_test"] == 600 and report["n_train"] == 1400
-    assert report["precision"] >= settings.target_precision
+    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
 
     # Each generator on its own, on the held-out side only.
     test = split_by_id(ids, labels, settings.test_fraction, settings.seed)
