@@ -26,7 +26,8 @@ def capture_date_evidence(record_id: str, fetched_at: object, cutoff: date | Non
                           now: datetime | None = None) -> Evidence:
     """Judge a record's capture time against the optional ``presume_human_before`` cutoff."""
     ref = f"presume_human_before={cutoff.isoformat()}" if cutoff else "no cutoff"
-    if fetched_at is None or (isinstance(fetched_at, float) and fetched_at != fetched_at) or fetched_at == "":
+    if (fetched_at is None or (isinstance(fetched_at, float) and fetched_at != fetched_at)
+            or type(fetched_at).__name__ in ("NAType", "NaTType") or (isinstance(fetched_at, str) and not fetched_at.strip())):
         return Evidence(record_id, "capture_date", "", "missing", ref)
     try:
         when = fetched_at if isinstance(fetched_at, datetime) else datetime.fromisoformat(str(fetched_at))

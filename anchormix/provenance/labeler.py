@@ -33,17 +33,24 @@ class LabelResult:
     detector: dict[str, Any]
 
 
-def _present(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and value != value) and value != ""
+def _clean(value: object) -> object:
+    """None for every flavour of missing a DataFrame cell can hold (None, NaN, pd.NA, NaT, "")."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return None if pd.isna(value) else value
+    except (TypeError, ValueError):  # array-likes: not a missing scalar
+        return value
 
 
 def record_evidence(row: dict, registry: Registry, settings: DetectorSettings) -> list[Evidence]:
     """Every pre-detector signal for one record: registry, text manifest, C2PA, capture date."""
+    row = {k: _clean(v) for k, v in row.items()}
     rid, source = str(row["id"]), row["source"]
     evidence = [registry_evidence(rid, source, registry)]
-    evidence.append(verify_manifest(row.get("manifest"), row["norm_text"], source, registry).to_evidence(rid))
+    evidence.append(verify_manifest(row.get("manifest"), row["norm_text"] or "", source, registry).to_evidence(rid))
     media = row.get("media_path")
-    if _present(media):
+    if media is not None:
         entry = registry.get(source)
         try:
             anchors = entry.trust_anchors_pem() if entry else None
@@ -68,7 +75,7 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
         raise ValueError(f"records lack column(s): {', '.join(missing)}")
     rows = records.to_dict(orient="records")
     evidence = {str(r["id"]): record_evidence(r, registry, settings) for r in rows}
-    texts = {str(r["id"]): r["norm_text"] for r in rows}
+    texts = {str(r["id"]): _clean(r["norm_text"]) or "" for r in rows}
     classes = {rid: classify(ev) for rid, ev in evidence.items()}
 
     confident = [(rid, c) for rid, (c, _) in classes.items() if c in ("human_verified", "synthetic_declared")]

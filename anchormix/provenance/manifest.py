@@ -144,6 +144,8 @@ def _is_absent(manifest: Any) -> bool:
         return True
     if isinstance(manifest, float) and manifest != manifest:  # NaN from a pandas column
         return True
+    if type(manifest).__name__ in ("NAType", "NaTType"):  # pd.NA / pd.NaT, without importing pandas
+        return True
     return isinstance(manifest, (str, bytes)) and not manifest.strip()
 
 
