@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -214,7 +215,7 @@ class Detector:
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
         path = model_path(model_dir, self.version)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         joblib.dump({"version": self.version, "threshold": self.threshold, "model": self.model,
                      "report": self.report}, tmp)
         tmp.replace(path)  # a crash mid-write must not leave a half model under the real name

@@ -17,7 +17,6 @@ Only ``verified`` can ever support a human class.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -34,24 +33,20 @@ def read_c2pa_evidence(record_id: str, path: str | Path, trust_anchors_pem: str 
     path = Path(path)
     ref = f"file={path}"
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return [Evidence(record_id, SIGNAL, "", "unreadable", f"{ref}; {type(exc).__name__}: {exc.strerror or exc}")]
-    try:
         import c2pa
     except ImportError as exc:  # the library is a dependency; say so rather than pass silently
         return [Evidence(record_id, SIGNAL, "", "unreadable", f"{ref}; c2pa-python unavailable: {exc}")]
     try:
-        reader = c2pa.Reader(None, io.BytesIO(data), None, _context(c2pa, trust_anchors_pem))
+        # A stream, not bytes: media files can be videos far larger than memory should hold.
+        with open(path, "rb") as stream:
+            with c2pa.Reader(None, stream, None, _context(c2pa, trust_anchors_pem)) as reader:
+                state = reader.get_validation_state() or ""
+                results = reader.get_validation_results() or {}
+                manifest = reader.get_active_manifest() or {}
+    except OSError as exc:
+        return [Evidence(record_id, SIGNAL, "", "unreadable", f"{ref}; {type(exc).__name__}: {exc.strerror or exc}")]
     except c2pa.C2paError.ManifestNotFound:
         return [Evidence(record_id, SIGNAL, "", "absent", f"{ref}; no C2PA manifest")]
-    except Exception as exc:
-        return [Evidence(record_id, SIGNAL, "", "unreadable", f"{ref}; {type(exc).__name__}: {exc}")]
-    try:
-        with reader:
-            state = reader.get_validation_state() or ""
-            results = reader.get_validation_results() or {}
-            manifest = reader.get_active_manifest() or {}
     except Exception as exc:
         return [Evidence(record_id, SIGNAL, "", "unreadable", f"{ref}; {type(exc).__name__}: {exc}")]
     term = digital_source_type(manifest)
