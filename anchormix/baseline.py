@@ -52,6 +52,12 @@ class Baseline:
     effective_rank: float
     cluster_entropy: float
 
+    @property
+    def weights(self) -> np.ndarray:
+        """Baseline share of each cluster (float64, sums to 1): the target the mix sampler fills towards."""
+        total = self.hist.sum()
+        return self.hist / total if total else np.zeros(len(self.hist))
+
 
 def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     import faiss

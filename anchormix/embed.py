@@ -58,9 +58,11 @@ class EmbeddingSettings:
     default) is the bundled all-MiniLM-L6-v2. ``max_seq_length`` (128): longer
     inputs are truncated, which changes their vectors, so it is part of the model
     id. ``batch_size`` (64). ``cache`` (true): read and write ``embedding_cache``.
-    ``quantize`` (false): dynamic int8 quantization of the Linear layers, about
-    2x faster on CPU; its vectors differ (cosine ~0.94 to fp32), so they get their
-    own model id. ``threads`` (0 = all cores): torch intra-op threads.
+    ``quantize`` (false): dynamic int8 quantization of the Linear layers,
+    1.5-2x faster on this CPU (bench/embed_dedup_bench.py --quantize); its vectors
+    differ (mean cosine ~0.94 to fp32, worst ~0.8), so they get their own model
+    id, and a semantic tau tuned on fp32 vectors does not carry over.
+    ``threads`` (0 = torch's default, all cores): torch intra-op threads.
     """
 
     model: str = ""
