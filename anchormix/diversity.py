@@ -167,25 +167,34 @@ class TailRule:
 class DiversitySettings:
     """The ``[diversity]`` config section.
 
-    ``baseline_clusters`` (32): k-means clusters frozen from the pinned human
-    baseline. ``seed`` (0): k-means seed. ``tail_mass`` (0.2), ``tail_min_count``
-    (1), ``tail_min_fraction`` (0.25): the :class:`TailRule`.
+    ``baseline_clusters`` (16): k-means clusters frozen from the pinned human
+    baseline. ``baseline_seed`` (0): k-means seed. ``min_baseline_records`` (50):
+    fewest human records a baseline may be pinned from. ``tail_mass`` (0.2),
+    ``tail_min_count`` (1), ``tail_min_fraction`` (0.25): the :class:`TailRule`.
+    The first three keys match ``anchormix.config.DiversitySettings``.
     """
 
-    baseline_clusters: int = 32
-    seed: int = 0
+    baseline_clusters: int = 16
+    baseline_seed: int = 0
+    min_baseline_records: int = 50
     tail: TailRule = field(default_factory=TailRule)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], prefix: str = "diversity") -> "DiversitySettings":
         """Build settings from a config mapping; unknown keys or bad values raise ConfigError."""
-        reject_unknown(data, ("baseline_clusters", "seed", "tail_mass", "tail_min_count", "tail_min_fraction"), prefix)
+        reject_unknown(
+            data,
+            ("baseline_clusters", "baseline_seed", "min_baseline_records", "tail_mass", "tail_min_count",
+             "tail_min_fraction"),
+            prefix,
+        )
         tail_mass = take_fraction(data, "tail_mass", prefix, 0.2)
         if tail_mass <= 0:
             raise ConfigError(f"{prefix}.tail_mass", f"must be > 0, got {tail_mass!r}")
         return cls(
-            baseline_clusters=take_number(data, "baseline_clusters", prefix, 32, lo=2, hi=65536, integer=True),
-            seed=take_number(data, "seed", prefix, 0, lo=0, integer=True),
+            baseline_clusters=take_number(data, "baseline_clusters", prefix, 16, lo=2, hi=65536, integer=True),
+            baseline_seed=take_number(data, "baseline_seed", prefix, 0, lo=0, integer=True),
+            min_baseline_records=take_number(data, "min_baseline_records", prefix, 50, lo=2, integer=True),
             tail=TailRule(
                 tail_mass=tail_mass,
                 min_count=take_number(data, "tail_min_count", prefix, 1, lo=1, integer=True),
@@ -239,7 +248,8 @@ def diversity_report(
 
     ``X``: the candidate's embeddings (same model as ``baseline``); ``texts``:
     its normalized texts; ``previous_hist``: cluster histogram of the previous
-    published generation (None for the first). Keys: ``n``, ``vendi``,
+    published generation (None for the first); ``rule``: the tail rule
+    (default :class:`TailRule`, or ``DiversitySettings.tail``). Keys: ``n``, ``vendi``,
     ``vendi_ratio`` (vs the baseline's own Vendi), ``effective_rank``,
     ``cluster_entropy``, ``tail_coverage``, ``lost_tail_clusters``,
     ``js_baseline``, ``js_previous`` (None without a previous generation),

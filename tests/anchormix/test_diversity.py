@@ -213,8 +213,9 @@ def test_gate_and_diversity_settings_from_mapping():
         GateThresholds.from_mapping({"tail_coverage_floor": 2})
     with pytest.raises(ConfigError, match=r"gates\.vendi_floor: unknown key"):
         GateThresholds.from_mapping({"vendi_floor": 0.5})
-    d = DiversitySettings.from_mapping({"baseline_clusters": 64, "tail_mass": 0.1})
-    assert d.baseline_clusters == 64 and d.tail.tail_mass == 0.1 and d.tail.min_count == 1
+    d = DiversitySettings.from_mapping({"baseline_clusters": 64, "baseline_seed": 2, "tail_mass": 0.1})
+    assert d.baseline_clusters == 64 and d.baseline_seed == 2 and d.min_baseline_records == 50
+    assert d.tail.tail_mass == 0.1 and d.tail.min_count == 1
     with pytest.raises(ConfigError, match=r"diversity\.baseline_clusters: must be >= 2"):
         DiversitySettings.from_mapping({"baseline_clusters": 1})
     assert math.isfinite(js_divergence([1, 1], [1, 3]))
