@@ -29,6 +29,19 @@ def drop_summary(con: duckdb.DuckDBPyConnection, drop: str) -> dict:
     }
 
 
+def failure_reasons(details: dict) -> list[str]:
+    """Readable lines from a stored gate verdict's details."""
+    out = []
+    for row in details.get("failures", []):
+        out.append(f"{row['expectation']}({row.get('column') or ''}): observed {row['observed']}, "
+                   f"expected {row['threshold']}")
+    for row in details.get("failed", []):
+        out.append(row.get("detail") or f"{row.get('metric')}: {row.get('observed')} vs {row.get('threshold')}")
+    if "auroc" in details and not out:
+        out.append(f"held-out AUROC {details['auroc']} below floor {details['floor']}")
+    return out
+
+
 def format_summary(summary: dict) -> str:
     """Human-readable lines for :func:`drop_summary`."""
     drop = summary["drop"]
@@ -50,6 +63,8 @@ def format_summary(summary: dict) -> str:
         else:
             word = "passed" if status["passed"] else "FAILED"
             lines.append(f"  gate {gate}: {word}")
+            if not status["passed"]:
+                lines.extend(f"      {reason}" for reason in failure_reasons(status["details"]))
     if summary["published"]:
         lines.append(f"  published: generation {summary['published']['generation']} at {summary['published']['path']}")
     else:

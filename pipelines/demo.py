@@ -43,7 +43,7 @@ def ensure_inbox() -> list[str]:
 
 def run_nightly(instance: DagsterInstance, drop: str, run_config: dict | None = None, selection=None) -> bool:
     """Run the nightly job for one drop; returns whether the run succeeded."""
-    job = defs.get_job_def("nightly")
+    job = defs.resolve_job_def("nightly")
     kwargs = {}
     if selection is not None:
         kwargs["asset_selection"] = [AssetKey(k) for k in selection]
@@ -59,7 +59,7 @@ def main() -> int:
     if not (SETTINGS.paths.baseline.exists() and any(SETTINGS.paths.baseline.iterdir())):
         print(f"night 1 ({first}): curating up to embeddings, then pinning the human baseline")
         run_nightly(instance, first, selection=PRE_BASELINE)
-        pinned = defs.get_job_def("pin_baseline").execute_in_process(instance=instance, raise_on_error=False)
+        pinned = defs.resolve_job_def("pin_baseline").execute_in_process(instance=instance, raise_on_error=False)
         if not pinned.success:
             print("pinning the baseline failed; see the run in `make ui`", file=sys.stderr)
             return 1

@@ -229,7 +229,7 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
     bad_source = [_record(f"bad-{i}", d.text, CRAWL_SOURCE, night1, f"https://example.org/bad/{i}")
                   for i, d in enumerate(held_back[:8])]
     bad_source[7]["id"] = signed[0]["id"]
-    bad_path = inbox / drops[0] / "malformed.jsonl"
+    bad_path = inbox / drops[0] / "webcrawl-malformed.jsonl"  # sorts after stdlib-signed: its duplicate id loses
     bad_path.write_bytes(_malformed_rows(bad_source, max_text_bytes))
     files.append(bad_path)
     counts["malformed_lines"] = 9

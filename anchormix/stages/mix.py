@@ -87,7 +87,10 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
     threshold_dict = {**_jsonable(thresholds), "detector_auroc_floor": detector_floor}
     mark = watermark(con, drop)
     fingerprint = fingerprint_of(drop, selected, policy_dict, threshold_dict, mark)
-    generation = (con.execute("SELECT coalesce(max(generation), 0) FROM publications").fetchone()[0]) + 1
+    # Rebuilding an already-published candidate (same fingerprint) keeps its generation.
+    published_as = con.execute("SELECT generation FROM publications WHERE fingerprint = ?", [fingerprint]).fetchone()
+    generation = published_as[0] if published_as else (
+        con.execute("SELECT coalesce(max(generation), 0) FROM publications").fetchone()[0] + 1)
     stored_report = {
         "diversity": _jsonable(report),
         "diversity_gates": [_jsonable(g) for g in gates],
@@ -123,8 +126,8 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
     metrics.update({f"share_{k}": float(v) for k, v in result.shares.items()})
     metrics["n_records"] = float(len(selected))
     con.executemany(
-        "INSERT INTO metrics_history (generation, fingerprint, drop, metric, value, published) VALUES (?, ?, ?, ?, ?, false)",
-        [(generation, fingerprint, drop, k, float(v)) for k, v in metrics.items()],
+        "INSERT INTO metrics_history (generation, fingerprint, drop, metric, value, published) VALUES (?, ?, ?, ?, ?, ?)",
+        [(generation, fingerprint, drop, k, float(v), published_as is not None) for k, v in metrics.items()],
     )
     con.execute("COMMIT")
     return {

@@ -12,6 +12,7 @@ import pandas as pd
 
 STATE_SQL = """
     SELECT CASE
+             WHEN c.id IS NOT NULL AND EXISTS (SELECT 1 FROM publications WHERE fingerprint = $fp) THEN 'published'
              WHEN c.id IS NOT NULL THEN 'selected'
              WHEN d.status = 'duplicate' THEN 'duplicate'
              WHEN q.passed = false THEN 'filtered'

@@ -1,0 +1,142 @@
+"""End to end on a small demo inbox, through Dagster, with every gate real.
+
+One module-scoped pipeline history is built once and then asserted from
+several angles: publication, conservation, quarantine, idempotent re-runs (zero
+new embeddings), and a failing ratio gate that stops curated_mix in the same run
+and in a later run that selects curated_mix alone.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+from dagster import AssetKey, instance_for_test
+
+pytestmark = pytest.mark.slow
+
+REPLACE = {"ops": {"mix_candidate": {"config": {"mode": "replace"}}}}
+
+
+def _meta(result, asset: str) -> dict:
+    [materialization] = result.asset_materializations_for_node(asset)
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+
+
+def _checks(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+@pytest.fixture(scope="module")
+def history():
+    from anchormix.demo.inbox import GENERATOR_SOURCE, build_demo_inbox
+    from anchormix.demo.markov import MarkovModel
+    from pipelines.definitions import defs
+    from pipelines.demo import PRE_BASELINE, run_nightly
+    from pipelines.settings import SETTINGS
+
+    built = build_demo_inbox(SETTINGS.paths.inbox, SETTINGS.paths.registry, SETTINGS.paths.models.parent / "keys",
+                             max_text_bytes=SETTINGS.ingest.max_text_bytes, scale=0.5)
+    night1 = built.drops[0]
+    # A third night of declared generator output only: under replace no human record is eligible.
+    night3 = (datetime.fromisoformat(built.drops[-1]) + timedelta(days=1)).date().isoformat()
+    human = [r["text"] for r in map(json.loads, (SETTINGS.paths.inbox / night1 / "stdlib-signed.jsonl").open())]
+    fetched = datetime.now(timezone.utc).isoformat()
+    rows = [{"id": f"n3-{i}", "url": f"generator://n3/{i}", "fetched_at": fetched, "text": t, "source": GENERATOR_SOURCE}
+            for i, t in enumerate(MarkovModel.train(human).generate(120, seed=99))]
+    (SETTINGS.paths.inbox / night3).mkdir(parents=True)
+    (SETTINGS.paths.inbox / night3 / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    out = {"settings": SETTINGS, "night1": night1, "night3": night3, "counts": built.counts}
+    with instance_for_test() as instance:
+        job = defs.resolve_job_def("nightly")
+
+        def run(drop, run_config=None, selection=None):
+            kwargs = {"asset_selection": [AssetKey(k) for k in selection]} if selection else {}
+            return job.execute_in_process(partition_key=drop, instance=instance, run_config=run_config or {},
+                                          raise_on_error=False, **kwargs)
+
+        assert run_nightly(instance, night1, selection=PRE_BASELINE)
+        assert defs.resolve_job_def("pin_baseline").execute_in_process(instance=instance).success
+        out["first"] = run(night1)
+        out["again"] = run(night1)
+        out["ratio_fail"] = run(night3, REPLACE)
+        out["publish_alone"] = run(night3, selection=["curated_mix"])
+        yield out
+
+
+def test_night_one_publishes_with_every_gate_passed(history):
+    result = history["first"]
+    assert result.success
+    assert set(_checks(result).values()) == {True}
+    assert len(_checks(result)) == 5
+    meta = _meta(result, "curated_mix")
+    assert meta["generation"] == 1
+    published = history["settings"].paths.published
+    assert (published / "gen-000001" / "croissant.json").exists()
+    assert (published / "LATEST").read_text().strip() == "gen-000001"
+
+
+def test_records_in_equal_the_sum_of_terminal_states(history):
+    from anchormix.report import drop_summary
+
+    with duckdb.connect(str(history["settings"].paths.store)) as con:
+        summary = drop_summary(con, history["night1"])
+        loaded = con.execute("SELECT count(*) FROM raw_records WHERE drop = ?", [history["night1"]]).fetchone()[0]
+    c = summary["conservation"]
+    assert c["records_in"] == c["terminal_total"] == loaded + c["quarantined"]
+    assert c["unaccounted"] == 0
+    assert c["published"] > 0 and c["duplicate"] > 0 and c["quarantined"] == 8
+
+
+def test_every_malformed_row_kind_is_quarantined_with_file_line_and_reason(history):
+    with duckdb.connect(str(history["settings"].paths.store)) as con:
+        rows = con.execute("SELECT file, line, reason FROM quarantine ORDER BY line").fetchall()
+    codes = {reason.split(":")[0] for _, _, reason in rows}
+    assert codes == {"bad_json", "missing_field", "wrong_type", "bad_timestamp", "invalid_utf8", "oversized_text",
+                     "duplicate_id", "not_an_object"}
+    assert all(file.endswith("webcrawl-malformed.jsonl") and line >= 2 for file, line, _ in rows)
+
+
+def test_rerunning_an_unchanged_inbox_adds_nothing_and_embeds_nothing(history):
+    again = history["again"]
+    assert again.success
+    assert _meta(again, "raw_records")["loaded_this_run"] == 0
+    embed = _meta(again, "embeddings")
+    assert embed["cache_misses"] == 0 and embed["cache_hits"] > 0
+    publish = _meta(again, "curated_mix")
+    assert publish["already_published"] is True and publish["generation"] == 1
+
+
+def test_a_failing_ratio_gate_stops_curated_mix_in_the_same_run(history):
+    result = history["ratio_fail"]
+    assert not result.success
+    checks = _checks(result)
+    assert checks["gx_provenance"] is False
+    assert result.asset_materializations_for_node("curated_mix") == []
+    assert (history["settings"].paths.published / "LATEST").read_text().strip() == "gen-000001"
+
+
+def test_a_later_run_of_curated_mix_alone_refuses_the_failed_candidate(history):
+    result = history["publish_alone"]
+    assert not result.success
+    failure = result.failure_data_for_node("curated_mix")
+    assert "Refusing to publish" in failure.user_failure_data.description
+    assert "gx_provenance" in failure.user_failure_data.description
+    published = history["settings"].paths.published
+    assert sorted(p.name for p in published.iterdir() if p.name.startswith("gen-")) == ["gen-000001"]
+
+
+def test_a_published_record_traces_back_to_its_raw_file_and_line(history):
+    from anchormix.lineage import explain
+
+    with duckdb.connect(str(history["settings"].paths.store)) as con:
+        record_id = con.execute("SELECT id FROM published_records ORDER BY id LIMIT 1").fetchone()[0]
+        why = explain(record_id, con)
+    assert why.publications == [1]
+    assert why.raw["file"].startswith(str(history["settings"].paths.inbox)) and why.raw["line"] >= 1
+    assert why.provenance_class in {"human_verified", "human_presumed"}
+    assert any(e["signal"] == "registry" for e in why.evidence)
+    assert f"{why.raw['file']}:{why.raw['line']}" in why.summary()
