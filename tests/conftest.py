@@ -22,7 +22,7 @@ TEST_ROOT = Path(os.environ["ANCHORMIX_TEST_ROOT"])
 TEST_CONFIG = TEST_ROOT / "anchormix.toml"
 if not TEST_CONFIG.exists():
     text = (REPO / "anchormix.toml").read_text()
-    TEST_CONFIG.write_text(text.replace("target_size = 600", "target_size = 300"))
+    TEST_CONFIG.write_text(text.replace("target_size = 900", "target_size = 450"))
 os.environ["ANCHORMIX_CONFIG"] = str(TEST_CONFIG)
 OUTFOX = Path(os.environ.get("ANCHORMIX_OUTFOX", REPO.parent / "shared" / "data" / "outfox" / "valid.jsonl"))
 
