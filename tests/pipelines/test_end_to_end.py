@@ -11,13 +11,19 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-import duckdb
 import pytest
 from dagster import AssetKey, instance_for_test
 
 pytestmark = pytest.mark.slow
 
 REPLACE = {"ops": {"mix_candidate": {"config": {"mode": "replace"}}}}
+
+
+def _store():
+    # The same opener as the pipeline: DuckDB refuses a second in-process connection with other settings.
+    from pipelines.resources import duckdb_resource, open_store
+
+    return open_store(duckdb_resource())
 
 
 def _meta(result, asset: str) -> dict:
@@ -82,7 +88,7 @@ def test_night_one_publishes_with_every_gate_passed(history):
 def test_records_in_equal_the_sum_of_terminal_states(history):
     from anchormix.report import drop_summary
 
-    with duckdb.connect(str(history["settings"].paths.store)) as con:
+    with _store() as con:
         summary = drop_summary(con, history["night1"])
         loaded = con.execute("SELECT count(*) FROM raw_records WHERE drop = ?", [history["night1"]]).fetchone()[0]
     c = summary["conservation"]
@@ -92,7 +98,7 @@ def test_records_in_equal_the_sum_of_terminal_states(history):
 
 
 def test_every_malformed_row_kind_is_quarantined_with_file_line_and_reason(history):
-    with duckdb.connect(str(history["settings"].paths.store)) as con:
+    with _store() as con:
         rows = con.execute("SELECT file, line, reason FROM quarantine ORDER BY line").fetchall()
     codes = {reason.split(":")[0] for _, _, reason in rows}
     assert codes == {"bad_json", "missing_field", "wrong_type", "bad_timestamp", "invalid_utf8", "oversized_text",
@@ -132,7 +138,7 @@ def test_a_later_run_of_curated_mix_alone_refuses_the_failed_candidate(history):
 def test_a_published_record_traces_back_to_its_raw_file_and_line(history):
     from anchormix.lineage import explain
 
-    with duckdb.connect(str(history["settings"].paths.store)) as con:
+    with _store() as con:
         record_id = con.execute("SELECT id FROM published_records ORDER BY id LIMIT 1").fetchone()[0]
         why = explain(record_id, con)
     assert why.publications == [1]
