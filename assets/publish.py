@@ -45,6 +45,7 @@ def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
         "generation": int(result["generation"]), "fingerprint": result["fingerprint"],
         "path": MetadataValue.path(result["path"]),
         "already_published": bool(result["already_published"]),
+        "unchanged_since_previous": bool(result.get("unchanged", False)),
     }
     if not result["already_published"]:
         metadata["dagster/row_count"] = int(result["n_records"])

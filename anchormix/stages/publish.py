@@ -31,6 +31,14 @@ def check_publishable(con: duckdb.DuckDBPyConnection, drop: str) -> dict:
     return candidate
 
 
+def _same_records(con: duckdb.DuckDBPyConnection, generation: int, fingerprint: str) -> bool:
+    """Whether a candidate holds exactly the records of a published generation."""
+    return bool(con.execute(
+        "SELECT (SELECT list(id ORDER BY id) FROM published_records WHERE generation = ?) = "
+        "(SELECT list(id ORDER BY id) FROM candidate_records WHERE fingerprint = ?)",
+        [generation, fingerprint]).fetchone()[0])
+
+
 def _states_table(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFrame:
     return con.execute(
         "SELECT state, detail, n FROM record_states WHERE fingerprint = ? ORDER BY state, n DESC", [fingerprint]
@@ -48,6 +56,11 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
     done = con.execute("SELECT generation, path FROM publications WHERE fingerprint = ?", [fp]).fetchone()
     if done:
         return {"generation": done[0], "path": done[1], "fingerprint": fp, "already_published": True}
+    latest = con.execute("SELECT generation, path FROM publications ORDER BY generation DESC LIMIT 1").fetchone()
+    if latest and _same_records(con, latest[0], fp):
+        # A night with no new eligible records (e.g. a backfilled empty day) keeps the current generation.
+        return {"generation": latest[0], "path": latest[1], "fingerprint": fp, "already_published": True,
+                "unchanged": True}
     records = candidate_frame(con, fp)
     generation = max(next_generation(published_root),
                      con.execute("SELECT coalesce(max(generation), 0) + 1 FROM publications").fetchone()[0])

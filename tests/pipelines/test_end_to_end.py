@@ -43,7 +43,9 @@ def history():
     from pipelines.demo import PRE_BASELINE, run_nightly
     from pipelines.settings import SETTINGS
 
+    today = datetime.now(timezone.utc).date()
     built = build_demo_inbox(SETTINGS.paths.inbox, SETTINGS.paths.registry, SETTINGS.paths.models.parent / "keys",
+                             nights=[today - timedelta(days=5), today - timedelta(days=4)],
                              max_text_bytes=SETTINGS.ingest.max_text_bytes, scale=0.5)
     night1 = built.drops[0]
     # A third night of declared generator output only: under replace no human record is eligible.
@@ -70,6 +72,10 @@ def history():
         out["again"] = run(night1)
         out["ratio_fail"] = run(night3, REPLACE)
         out["publish_alone"] = run(night3, selection=["curated_mix"])
+        # Two backfilled days without files: the first publishes the accumulated pool, the second changes nothing.
+        day4 = (datetime.fromisoformat(night3) + timedelta(days=1)).date().isoformat()
+        day5 = (datetime.fromisoformat(night3) + timedelta(days=2)).date().isoformat()
+        out["empty_days"] = [run(day4), run(day5)]
         yield out
 
 
@@ -82,7 +88,7 @@ def test_night_one_publishes_with_every_gate_passed(history):
     assert meta["generation"] == 1
     published = history["settings"].paths.published
     assert (published / "gen-000001" / "croissant.json").exists()
-    assert (published / "LATEST").read_text().strip() == "gen-000001"
+    assert (published / "gen-000001" / "manifest.json").exists()
 
 
 def test_records_in_equal_the_sum_of_terminal_states(history):
@@ -122,7 +128,7 @@ def test_a_failing_ratio_gate_stops_curated_mix_in_the_same_run(history):
     checks = _checks(result)
     assert checks["gx_provenance"] is False
     assert result.asset_materializations_for_node("curated_mix") == []
-    assert (history["settings"].paths.published / "LATEST").read_text().strip() == "gen-000001"
+    assert not [p for p in (history["settings"].paths.published).iterdir() if p.name.startswith(".tmp")]
 
 
 def test_a_later_run_of_curated_mix_alone_refuses_the_failed_candidate(history):
@@ -131,8 +137,9 @@ def test_a_later_run_of_curated_mix_alone_refuses_the_failed_candidate(history):
     failure = result.failure_data_for_node("curated_mix")
     assert "Refusing to publish" in failure.user_failure_data.description
     assert "gx_provenance" in failure.user_failure_data.description
-    published = history["settings"].paths.published
-    assert sorted(p.name for p in published.iterdir() if p.name.startswith("gen-")) == ["gen-000001"]
+    with _store() as con:
+        generations = con.execute("SELECT generation, drop FROM publications ORDER BY generation").fetchall()
+    assert history["night3"] not in [drop for _, drop in generations]
 
 
 def test_a_published_record_traces_back_to_its_raw_file_and_line(history):
@@ -141,8 +148,18 @@ def test_a_published_record_traces_back_to_its_raw_file_and_line(history):
     with _store() as con:
         record_id = con.execute("SELECT id FROM published_records ORDER BY id LIMIT 1").fetchone()[0]
         why = explain(record_id, con)
-    assert why.publications == [1]
+    assert why.publications[0] == 1
     assert why.raw["file"].startswith(str(history["settings"].paths.inbox)) and why.raw["line"] >= 1
     assert why.provenance_class in {"human_verified", "human_presumed"}
     assert any(e["signal"] == "registry" for e in why.evidence)
     assert f"{why.raw['file']}:{why.raw['line']}" in why.summary()
+
+
+def test_a_backfilled_day_without_new_records_keeps_the_current_generation(history):
+    first, second = history["empty_days"]
+    assert first.success and second.success
+    assert _meta(first, "curated_mix")["generation"] == 2
+    again = _meta(second, "curated_mix")
+    assert again["generation"] == 2 and again["unchanged_since_previous"] is True
+    published = history["settings"].paths.published
+    assert (published / "LATEST").read_text().strip() == "gen-000002"
