@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Tests never touch the user's var/: every in-process import of `pipelines` sees
 # this session config, whose paths all live in one temporary directory.
-if "ANCHORMIX_TEST_ROOT" not in os.environ:
+_OWN_ROOT = "ANCHORMIX_TEST_ROOT" not in os.environ
+if _OWN_ROOT:
     os.environ["ANCHORMIX_TEST_ROOT"] = tempfile.mkdtemp(prefix="anchormix-test-")
 TEST_ROOT = Path(os.environ["ANCHORMIX_TEST_ROOT"])
 TEST_CONFIG = TEST_ROOT / "anchormix.toml"
@@ -46,3 +47,11 @@ def con():
     init_schema(connection)
     yield connection
     connection.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the session's temporary root unless the caller provided it (to inspect it)."""
+    if _OWN_ROOT and "ANCHORMIX_KEEP_TEST_ROOT" not in os.environ:
+        import shutil
+
+        shutil.rmtree(TEST_ROOT, ignore_errors=True)
