@@ -59,24 +59,6 @@ class Paths:
 
 
 @dataclass(frozen=True)
-class DiversitySettings:
-    """``[diversity]``: how the pinned human baseline is built."""
-
-    baseline_clusters: int = 16
-    baseline_seed: int = 0
-    min_baseline_records: int = 50
-
-    @classmethod
-    def from_mapping(cls, data: dict, prefix: str = "diversity") -> "DiversitySettings":
-        reject_unknown(data, ["baseline_clusters", "baseline_seed", "min_baseline_records"], prefix)
-        return cls(
-            baseline_clusters=take_number(data, "baseline_clusters", prefix, 16, lo=2, integer=True),
-            baseline_seed=take_number(data, "baseline_seed", prefix, 0, integer=True),
-            min_baseline_records=take_number(data, "min_baseline_records", prefix, 50, lo=2, integer=True),
-        )
-
-
-@dataclass(frozen=True)
 class ScheduleSettings:
     """``[schedule]``: when the nightly job runs and when partitions start."""
 
@@ -119,7 +101,7 @@ class Settings:
     dedup: Any
     embedding: Any
     detector: Any
-    diversity: DiversitySettings
+    diversity: Any
     gates: Any
     mix: Any
     schedule: ScheduleSettings
@@ -133,7 +115,7 @@ class Settings:
 def parse_settings(data: dict, root: Path, source_file: Path | None = None) -> Settings:
     """Validate a parsed TOML mapping into :class:`Settings`."""
     from anchormix.dedup.near import NearDedupSettings
-    from anchormix.diversity import GateThresholds
+    from anchormix.diversity import DiversitySettings, GateThresholds
     from anchormix.embed import EmbeddingSettings
     from anchormix.mix import MixPolicy
     from anchormix.provenance.detector import DetectorSettings

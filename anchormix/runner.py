@@ -48,11 +48,11 @@ def run_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, *, p
              publish: bool = True) -> dict:
     """Curate, sample, gate and (if every gate passed) publish one drop."""
     out = curate_drop(con, drop, settings)
-    out["diversity"] = diversity_drop(con, drop, settings.paths.baseline, settings.embedding)
+    out["diversity"] = diversity_drop(con, drop, settings.paths.baseline, settings.embedding, settings.diversity.tail)
     policy = policy or settings.mix
     thresholds = thresholds or settings.gates
     out["candidate"] = build_candidate(con, drop, policy, thresholds, settings.detector.auroc_floor,
-                                       settings.paths.baseline, settings.embedding)
+                                       settings.paths.baseline, settings.embedding, settings.diversity.tail)
     candidate = latest_candidate(con, drop)
     out["gates"] = {g.gate: g for g in evaluate_all(con, candidate, settings.ingest.max_text_bytes)}
     out["published"] = None

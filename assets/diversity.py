@@ -66,7 +66,8 @@ def diversity(context: AssetExecutionContext, duckdb: DuckDBResource,
               embedding: EmbeddingResource) -> MaterializeResult:
     with open_store(duckdb) as con:
         try:
-            summary = diversity_drop(con, context.partition_key, SETTINGS.paths.baseline, embedding.settings())
+            summary = diversity_drop(con, context.partition_key, SETTINGS.paths.baseline, embedding.settings(),
+                                     SETTINGS.diversity.tail)
         except BaselineMissing as exc:
             raise Failure(description=str(exc)) from exc
     return MaterializeResult(metadata={

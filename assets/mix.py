@@ -64,7 +64,7 @@ def mix_candidate(context: AssetExecutionContext, config: MixConfig, duckdb: Duc
     with open_store(duckdb) as con:
         try:
             c = build_candidate(con, drop, config.policy(), config.thresholds(), config.detector_auroc_floor,
-                                SETTINGS.paths.baseline, embedding.settings())
+                                SETTINGS.paths.baseline, embedding.settings(), SETTINGS.diversity.tail)
         except BaselineMissing as exc:
             raise Failure(description=str(exc)) from exc
         history = history_table(con)

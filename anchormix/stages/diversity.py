@@ -61,7 +61,8 @@ def pin_from_store(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
     return pin_baseline(result.vectors, model_id(embedding), k, seed, baseline_dir, overwrite=overwrite), len(human)
 
 
-def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path, embedding: EmbeddingSettings) -> dict:
+def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path, embedding: EmbeddingSettings,
+                   tail_rule=None) -> dict:
     """Assign baseline clusters to the eligible pool; report pool-level diversity."""
     from anchormix.diversity import assign_clusters, diversity_report
 
@@ -75,5 +76,5 @@ def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
     if rows:
         con.executemany("INSERT INTO clusters VALUES (?, ?, ?, ?)", rows)
     con.execute("COMMIT")
-    report = diversity_report(vectors, pool["norm_text"].tolist(), baseline) if len(pool) > 1 else {}
+    report = diversity_report(vectors, pool["norm_text"].tolist(), baseline, rule=tail_rule) if len(pool) > 1 else {}
     return {"pool": len(pool), "report": report, "baseline_n": int(baseline.n), "model_id": baseline.model_id}

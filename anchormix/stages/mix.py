@@ -66,7 +66,7 @@ def fingerprint_of(drop: str, selected: pd.DataFrame, policy: dict, thresholds: 
 
 
 def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, thresholds, detector_floor: float,
-                    baseline_dir: Path, embedding: EmbeddingSettings) -> dict:
+                    baseline_dir: Path, embedding: EmbeddingSettings, tail_rule=None) -> dict:
     """Sample, measure and store the candidate of ``drop``; returns its summary."""
     from anchormix.diversity import diversity_report, evaluate_diversity_gates
     from anchormix.mix import sample_mix
@@ -80,7 +80,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
     vectors = vectors_for(con, selected, embedding)
     report = diversity_report(
         vectors, selected["norm_text"].tolist(), baseline,
-        previous_hist=np.asarray(previous["report"]["cluster_hist"]) if previous else None,
+        previous_hist=np.asarray(previous["report"]["cluster_hist"]) if previous else None, rule=tail_rule,
     ) if len(selected) > 1 else {}
     gates = evaluate_diversity_gates(report, previous["report"] if previous else None, thresholds) if report else []
     policy_dict = _jsonable(policy.to_dict() if hasattr(policy, "to_dict") else policy)

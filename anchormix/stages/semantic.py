@@ -33,7 +33,7 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
         return {"enabled": True, "duplicates": 0, "history": 0, "new": 0}
     vectors = vectors_for(con, frame, embedding)
     is_history = (frame["drop"] < drop).to_numpy()
-    priority = priority_rank(frame["id"].tolist(), frame["drop"].tolist(), (-frame["quality"]).tolist())
+    priority = priority_rank(frame["id"].tolist(), frame["drop"].tolist(), frame["quality"].tolist())
     dups = semantic_duplicates(
         frame["id"].tolist(), vectors, is_history, tau=dedup.semantic_tau,
         n_clusters=dedup.semantic_clusters or None, priority=priority,
