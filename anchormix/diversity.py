@@ -27,6 +27,7 @@ import numpy as np
 
 from anchormix.configtools import reject_unknown, take_fraction, take_number
 from anchormix.errors import ConfigError
+from anchormix.vectors import rows_normalized
 
 if TYPE_CHECKING:  # pragma: no cover
     from anchormix.baseline import Baseline
@@ -47,12 +48,7 @@ def __getattr__(name: str):
 
 
 def _rows_normalized(X: np.ndarray) -> np.ndarray:
-    x = np.asarray(X, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"X must be 2-D, got shape {x.shape}")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return x / norms
+    return rows_normalized(X, np.float64)
 
 
 def _exp_entropy(weights: np.ndarray) -> float:

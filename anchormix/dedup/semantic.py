@@ -31,18 +31,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from anchormix.vectors import rows_normalized
+
 DEFAULT_NPROBE = 8
 # faiss samples at most this many points per centroid when training k-means.
 _MAX_POINTS_PER_CENTROID = 256
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"vectors must be 2-D, got shape {x.shape}")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(x / norms)
+    # FAISS wants float32.
+    return rows_normalized(vectors, np.float32)
 
 
 def auto_clusters(n: int) -> int:

@@ -16,7 +16,6 @@ generations and earlier generations are never touched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from anchormix.fileio import file_sha256
 from anchormix.publish import croissant as croissant_mod
 from anchormix.publish.layout import (
     CARD,
@@ -90,14 +90,6 @@ def _write_bytes(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def list_generations(root: Path) -> list[int]:
@@ -178,7 +170,7 @@ def _write_shards(records: pd.DataFrame, tmp: Path, shard_rows: int) -> tuple[li
         rel = shard_name(index)
         chunk = table.slice(start, shard_rows)
         write_shard(chunk, tmp / rel)
-        shards.append({"path": rel, "sha256": _sha256(tmp / rel), "n_rows": chunk.num_rows})
+        shards.append({"path": rel, "sha256": file_sha256(tmp / rel), "n_rows": chunk.num_rows})
     return shards, table.schema
 
 
@@ -211,7 +203,7 @@ def _verify(tmp: Path, records: pd.DataFrame, shards: list[dict]) -> None:
     n_rows, hashes, ids = 0, set(), set()
     for shard in shards:
         path = tmp / shard["path"]
-        if _sha256(path) != shard["sha256"]:
+        if file_sha256(path) != shard["sha256"]:
             raise PublishVerificationError(f"{shard['path']}: sha256 changed after writing")
         table = pq.read_table(path, columns=["id", "content_hash"])
         n_rows += table.num_rows

@@ -4,13 +4,13 @@ file ingested once (under any name) adds nothing the second time."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from anchormix.fileio import file_sha256
 from anchormix.readers import IngestSettings, Quarantined, is_inbox_file, load_file
 
 DROP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -41,14 +41,6 @@ def drop_files(inbox: Path, drop: str) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.is_file() and is_inbox_file(p))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _reason_code(reason: str) -> str:
