@@ -15,15 +15,17 @@ from pipelines.settings import SETTINGS
 HISTORY_METRICS = ("share_human", "vendi", "vendi_ratio", "tail_coverage", "js_baseline", "n_records")
 
 
-def comparison_table(report: dict, previous: dict | None) -> pd.DataFrame:
-    """Candidate metrics beside the previous published generation's."""
+def comparison_table(report: dict, previous: dict | None, baseline: dict | None = None) -> pd.DataFrame:
+    """Candidate metrics beside the previous published generation's and the pinned baseline's."""
     prev = (previous or {}).get("report", {})
+    base = baseline or {}
     rows = []
     for key, value in report.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            before = prev.get(key)
+            before, pinned = prev.get(key), base.get(key)
             rows.append({"metric": key, "candidate": round(float(value), 4),
-                         "previous": "" if before is None else round(float(before), 4)})
+                         "previous": "" if before is None else round(float(before), 4),
+                         "baseline": "" if pinned is None else round(float(pinned), 4)})
     return pd.DataFrame(rows)
 
 
@@ -77,7 +79,8 @@ def mix_candidate(context: AssetExecutionContext, config: MixConfig, duckdb: Duc
         "infeasible_reasons": MetadataValue.json(c["infeasible_reasons"]),
         "shares": MetadataValue.json({k: round(float(v), 4) for k, v in c["shares"].items()}),
         "why_each_source": md_table(c["per_source"], max_chars=120),
-        "diversity_vs_previous": md_table(comparison_table(c["report"], c["previous"]), max_rows=40),
+        "diversity_vs_previous_and_baseline": md_table(
+            comparison_table(c["report"], c["previous"], c["baseline_metrics"]), max_rows=40),
         "terminal_states": md_table(states),
         "generation_history": md_table(history, max_rows=50),
         "policy": MetadataValue.json(c["policy"]),

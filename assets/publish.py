@@ -1,6 +1,7 @@
 """publish group: curated_mix, the published generation."""
 
 from datetime import timedelta
+from pathlib import Path
 
 from dagster import AssetExecutionContext, Failure, FreshnessPolicy, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
@@ -50,4 +51,8 @@ def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
     if not result["already_published"]:
         metadata["dagster/row_count"] = int(result["n_records"])
         metadata["data_card"] = MetadataValue.md(result["card"])
+        metadata["data_card_file"] = MetadataValue.path(str(Path(result["path"]) / "README.md"))
+        metadata["croissant"] = MetadataValue.path(str(Path(result["path"]) / "croissant.json"))
+        for plot in sorted((Path(result["path"]) / "plots").glob("*.png")):
+            metadata[f"plot_{plot.stem}"] = MetadataValue.path(str(plot))
     return MaterializeResult(metadata=metadata)

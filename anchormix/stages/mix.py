@@ -135,6 +135,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
         "feasible": bool(result.feasible), "infeasible_reasons": list(result.infeasible_reasons),
         "shares": result.shares, "per_source": result.per_source, "report": report, "gates": gates,
         "states": states, "previous": previous, "policy": policy_dict, "thresholds": threshold_dict,
+        "baseline_metrics": stored_report["baseline"]["metrics"],
     }
 
 
