@@ -68,6 +68,25 @@ def select_in_graph(page, asset: str) -> str:
     return page.inner_text("body")
 
 
+def readme_lineage_shot(page, stack, path):
+    """The whole graph, large, with mix_candidate's checks in view: navigation and asset tree hidden."""
+    hide = page.get_by_text("Hide navigation")
+    if hide.count():
+        hide.first.click()
+    size = page.viewport_size
+    # Wide enough that the graph, fitted on load, stays clear of the sidebar the selection opens.
+    page.set_viewport_size({"width": 2700, "height": 1000})
+    try:
+        page.reload()
+        open_lineage(page, stack)
+        select_in_graph(page, "mix_candidate")
+        page.get_by_text("View all check details").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
+
+
 def check_statuses(text: str) -> dict[str, str]:
     """``{check: Passed|Failed|...}`` from a checks list (each row: name, name again, status)."""
     found = {}
@@ -127,8 +146,9 @@ def test_night_one_launched_from_the_ui_api_passes_every_check_and_publishes(dag
     open_lineage(page, stack)
     sidebar = select_in_graph(page, "mix_candidate")
     assert check_statuses(sidebar) == {c: "Passed" for c in CHECKS}, sidebar[-3000:]
-    shot = screenshots / "04-lineage-night1-checks.png"
-    page.screenshot(path=str(shot))
+    page.screenshot(path=str(screenshots / "04-lineage-night1-checks.png"))
+    shot = screenshots / "04b-lineage-for-readme.png"
+    readme_lineage_shot(page, stack, shot)
     h.publish_screenshot(shot, h.REPO / "docs" / "img" / "lineage.png")
 
     open_ui(page, f"{stack.url}/assets/curated_mix?view=partitions", "Materialized")
