@@ -236,7 +236,7 @@ class GraphQL:
                            f"{service.tail() if service else ''}")
 
     def launch_nightly(self, location: str, partition: str, run_config: dict | None = None,
-                       trigger: str = "ui-test") -> str:
+                       trigger: str = "ui-test", assets: list[str] | None = None) -> str:
         """``launchRun`` exactly as the Launchpad sends it; the QueuedRunCoordinator queues it for the daemon."""
         data = self("""
             mutation Launch($params: ExecutionParams!) { launchRun(executionParams: $params) {
@@ -246,7 +246,8 @@ class GraphQL:
                 ... on RunConfigValidationInvalid { errors { message } }
                 ... on InvalidSubsetError { message }
             } }""", {"params": {
-            "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": "nightly"},
+            "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": "nightly",
+                         **({"assetSelection": [{"path": [a]} for a in assets]} if assets else {})},
             "runConfigData": run_config or {},
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition},
                                            {"key": "anchormix/trigger", "value": trigger}]},

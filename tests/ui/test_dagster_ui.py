@@ -170,6 +170,7 @@ def test_night_two_replace_is_blocked_and_the_ui_says_why(dagster_stack, page, s
     failed = sorted(c for c, ok in verdicts.items() if ok is False)
     assert failed, f"no check failed for night 2: {verdicts}"
     assert all(ok is not None for ok in verdicts.values()), verdicts
+    STATE["night2_failed"] = ",".join(failed)
     # No new publication: curated_mix has no materialization for night 2 and one generation is on disk.
     partitions = stack.gql.materialized_partitions("curated_mix")
     assert stack.night2 not in partitions and stack.night1 in partitions
@@ -206,3 +207,21 @@ def test_night_two_replace_is_blocked_and_the_ui_says_why(dagster_stack, page, s
     text = page.inner_text("body")
     assert "Materialized (1)" in text, text[:2000]
     page.screenshot(path=str(screenshots / "09-curated-mix-not-republished.png"))
+
+
+def test_publishing_night_two_alone_is_refused_with_the_reason(dagster_stack, page, screenshots):
+    """Materializing curated_mix alone for the blocked partition: the run fails with "Refusing to publish"."""
+    stack = dagster_stack
+    if "night2_failed" not in STATE:
+        pytest.skip("night 2 was not blocked as expected")
+    run_id = stack.gql.launch_nightly(stack.location, stack.night2, assets=["curated_mix"])
+    status = stack.gql.wait_run(run_id, timeout=RUN_TIMEOUT, services=stack.services)
+    assert status == "FAILURE"
+    assert stack.night2 not in stack.gql.materialized_partitions("curated_mix")
+    assert stack.sandbox.generations() == ["gen-000001"]
+    open_ui(page, f"{stack.url}/runs/{run_id}", "Failure")
+    page.get_by_text(re.compile("Refusing to publish")).first.wait_for()
+    text = page.inner_text("body")
+    assert "Refusing to publish" in text, text[-3000:]
+    assert all(c in text for c in STATE.get("night2_failed", "").split(",")), text[-3000:]
+    page.screenshot(path=str(screenshots / "10-publish-alone-refused.png"))
