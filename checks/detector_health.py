@@ -6,11 +6,12 @@ from dagster_duckdb import DuckDBResource
 from anchormix import gate_checks
 from assets.mix import mix_candidate
 from checks._gate import run_gate
+from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL
 
 
 @asset_check(
-    asset=mix_candidate, name="detector_health", blocking=True, pool=DUCKDB_POOL,
+    asset=mix_candidate, name="detector_health", blocking=True, pool=DUCKDB_POOL, partitions_def=drop_partitions,
     description=(
         "The synthetic-text detector's held-out AUROC must be >= the configured floor; below it, "
         "synthetic_suspected / human_presumed labels are not trusted and the mix is not published. Fix by "

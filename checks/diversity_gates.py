@@ -6,11 +6,12 @@ from dagster_duckdb import DuckDBResource
 from anchormix import gate_checks
 from assets.mix import mix_candidate
 from checks._gate import run_gate
+from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL
 
 
 @asset_check(
-    asset=mix_candidate, name="diversity_gates", blocking=True, pool=DUCKDB_POOL,
+    asset=mix_candidate, name="diversity_gates", blocking=True, pool=DUCKDB_POOL, partitions_def=drop_partitions,
     description=(
         "Embedding-diversity gates: Vendi ratio to the baseline >= floor, tail coverage of the baseline's rare "
         "clusters >= floor, JS divergence of the cluster histogram from the baseline <= ceiling, and Vendi drop "

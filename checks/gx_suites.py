@@ -6,12 +6,13 @@ from dagster_duckdb import DuckDBResource
 from anchormix import gate_checks
 from assets.mix import mix_candidate
 from checks._gate import run_gate
+from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL
 from pipelines.settings import SETTINGS
 
 
 @asset_check(
-    asset=mix_candidate, name="gx_schema", blocking=True, pool=DUCKDB_POOL,
+    asset=mix_candidate, name="gx_schema", blocking=True, pool=DUCKDB_POOL, partitions_def=drop_partitions,
     description=(
         "GX suite: required columns present, typed and non-null, ids unique, text length within bounds, "
         "64-hex content hashes. A failure means a stage wrote malformed rows: read the failed expectations, "
@@ -23,7 +24,7 @@ def gx_schema(context: AssetCheckExecutionContext, duckdb: DuckDBResource) -> As
 
 
 @asset_check(
-    asset=mix_candidate, name="gx_provenance", blocking=True, pool=DUCKDB_POOL,
+    asset=mix_candidate, name="gx_provenance", blocking=True, pool=DUCKDB_POOL, partitions_def=drop_partitions,
     description=(
         "GX suite: provenance classes in the allowed set, human share >= floor, synthetic share <= cap, "
         "unknown share <= cap, every record backed by at least one evidence row. A failure means the mix "
@@ -36,7 +37,7 @@ def gx_provenance(context: AssetCheckExecutionContext, duckdb: DuckDBResource) -
 
 
 @asset_check(
-    asset=mix_candidate, name="gx_conservation", blocking=True, pool=DUCKDB_POOL,
+    asset=mix_candidate, name="gx_conservation", blocking=True, pool=DUCKDB_POOL, partitions_def=drop_partitions,
     description=(
         "GX suite: records in = published/selected + held + filtered + duplicate + quarantined. A failure "
         "means a stage lost records: see `unaccounted` in the counts and re-run the stages of the partition."
