@@ -42,6 +42,20 @@ def open_ui(page, url: str, ready_text: str):
         skip.first.click()
 
 
+def settled_text(page, *patterns: str, timeout: float = 30) -> str:
+    """The page's text once every regex in ``patterns`` matches it (or ``timeout`` passed).
+
+    The UI renders in several queries; reading the text as soon as the first landmark shows races the
+    rest. The caller still asserts on the returned text, so a timeout fails with the page in the message.
+    """
+    deadline = time.monotonic() + timeout
+    text = page.inner_text("body")
+    while not all(re.search(p, text, re.M | re.S) for p in patterns) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        text = page.inner_text("body")
+    return text
+
+
 def open_lineage(page, stack):
     """Global asset lineage with every group expanded (graph settings > Expand all groups)."""
     open_ui(page, stack.url + "/asset-groups", "Global asset lineage")
@@ -73,12 +87,7 @@ def select_in_graph(page, asset: str, verdicts: bool = True) -> str:
     page.get_by_text("View all check details").first.wait_for(timeout=30_000)
     for check in CHECKS:
         page.get_by_text(check, exact=True).first.wait_for(timeout=30_000)
-    deadline = time.monotonic() + (30 if verdicts else 0)
-    text = page.inner_text("body")
-    while set(check_statuses(text)) != set(CHECKS) and time.monotonic() < deadline:
-        page.wait_for_timeout(250)
-        text = page.inner_text("body")
-    return text
+    return settled_text(page, *(map(status_pattern, CHECKS) if verdicts else ()))
 
 
 def readme_lineage_shot(page, stack, path):
@@ -103,12 +112,16 @@ def readme_lineage_shot(page, stack, path):
 FINAL_STATUSES = "Passed|Failed|Warning|Errored|Skipped"
 
 
+def status_pattern(check: str) -> str:
+    """A check's row in a checks list: its name, the name again, then its final status."""
+    return rf"^{check}\n(?:{check}\n)?({FINAL_STATUSES})$"
+
+
 def check_statuses(text: str) -> dict[str, str]:
-    """``{check: Passed|Failed|...}`` from a checks list (each row: name, name again, final status)."""
+    """``{check: Passed|Failed|...}`` from a checks list."""
     found = {}
     for check in CHECKS:
-        m = re.search(rf"^{check}\n(?:{check}\n)?({FINAL_STATUSES})$",
-                      text, re.M)
+        m = re.search(status_pattern(check), text, re.M)
         if m:
             found[check] = m.group(1)
     return found
@@ -135,7 +148,7 @@ def test_lineage_shows_every_stage_asset_and_the_gate_checks(dagster_stack, page
     assert not missing, f"checks not shown for mix_candidate: {missing}"
     # The Checks tab lists the same five, and says they block.
     open_ui(page, dagster_stack.url + "/assets/mix_candidate?view=checks", "Checks (5)")
-    text = page.inner_text("body")
+    text = settled_text(page, *(rf"^{c}$" for c in CHECKS), "This is a blocking asset check.")
     assert all(re.search(rf"^{c}$", text, re.M) for c in CHECKS)
     assert "This is a blocking asset check." in text
     page.screenshot(path=str(screenshots / "02-checks-tab.png"))
@@ -155,7 +168,7 @@ def test_night_one_launched_from_the_ui_api_passes_every_check_and_publishes(dag
 
     # UI: the run page says it succeeded; the lineage sidebar and the Checks tab say Passed.
     open_ui(page, f"{stack.url}/runs/{run_id}", "Success")
-    body = page.inner_text("body")
+    body = settled_text(page, re.escape(f"partition: {stack.night1}"))
     assert f"partition: {stack.night1}" in body and "Success" in body
     page.screenshot(path=str(screenshots / "03-night1-run.png"))
 
@@ -169,7 +182,7 @@ def test_night_one_launched_from_the_ui_api_passes_every_check_and_publishes(dag
         h.publish_screenshot(shot, h.REPO / "docs" / "img" / "lineage.png")
 
     open_ui(page, f"{stack.url}/assets/curated_mix?view=partitions", "Materialized")
-    text = page.inner_text("body")
+    text = settled_text(page, re.escape("Materialized (1)"))
     assert "Materialized (1)" in text, text[:2000]
     page.screenshot(path=str(screenshots / "05-curated-mix-night1.png"))
     STATE["night1_ok"] = "yes"
@@ -198,7 +211,8 @@ def test_night_two_replace_is_blocked_and_the_ui_says_why(dagster_stack, page, s
     open_ui(page, f"{stack.url}/runs/{run_id}", "Failure")
     page.get_by_text(re.compile(r"^Errored \([1-9]")).first.wait_for()
     page.get_by_text(re.compile(r"^Not executed \([1-9]")).first.wait_for()
-    body = page.inner_text("body")
+    body = settled_text(page, re.escape(f"partition: {stack.night2}"), r"Errored \(\d+\)\n.*?\nSucceeded",
+                        re.escape("Not executed (1)"))
     assert f"partition: {stack.night2}" in body
     errored = re.search(r"Errored \((\d+)\)\n(.*?)\nSucceeded", body, re.S)
     assert errored, body[:3000]
@@ -216,12 +230,12 @@ def test_night_two_replace_is_blocked_and_the_ui_says_why(dagster_stack, page, s
     open_ui(page, f"{stack.url}/assets/mix_candidate?view=checks", "Checks (5)")
     page.get_by_text(failed[0], exact=True).first.click()
     page.get_by_text("Latest execution").first.wait_for()
-    text = page.inner_text("body")
+    text = settled_text(page, "Evaluation result\nFailed")
     assert "Evaluation result\nFailed" in text, text[-3000:]
     page.screenshot(path=str(screenshots / "08-failed-check-metadata.png"))
 
     open_ui(page, f"{stack.url}/assets/curated_mix?view=partitions", "Materialized")
-    text = page.inner_text("body")
+    text = settled_text(page, re.escape("Materialized (1)"))
     assert "Materialized (1)" in text, text[:2000]
     page.screenshot(path=str(screenshots / "09-curated-mix-not-republished.png"))
 
