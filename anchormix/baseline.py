@@ -7,14 +7,19 @@ compared with *the same* reference, or drift would hide itself. Vectors of
 another model are meaningless against it, so loading checks the model id.
 
 On disk (``directory``): ``baseline.npz`` (``centroids`` float32 [k, d],
-``hist`` int64 [k]) and ``baseline.json`` (model_id, created_at, n, k, seed,
-dim, vendi, effective_rank, cluster_entropy, npz_sha256).
+``hist`` int64 [k], ``vectors`` float32 [n, d] and ``labels`` int64 [n], the
+pool the calibrated gate draws healthy samples from) and ``baseline.json``
+(model_id, created_at, n, k, seed, dim, vendi, effective_rank,
+cluster_entropy, clusters (label, terms and exemplar ids of each), adequacy
+warnings, npz_sha256). A baseline pinned before the pool was kept has no
+``vectors``; the gate then asks for a re-pin.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -51,6 +56,20 @@ class Baseline:
     vendi: float
     effective_rank: float
     cluster_entropy: float
+    vectors: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    clusters: tuple = ()
+    adequacy: tuple = ()
+    digest: str = ""
+
+    @property
+    def cluster_names(self) -> list[str]:
+        """Readable label of each cluster ("" where unknown), by cluster id."""
+        names = [""] * self.k
+        for c in self.clusters:
+            if 0 <= int(c["cluster"]) < self.k and c.get("terms"):
+                names[int(c["cluster"])] = c["label"]
+        return names
 
     @property
     def weights(self) -> np.ndarray:
@@ -97,6 +116,39 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def adequacy_warnings(hist: np.ndarray, typical_n: int, alpha: float = 0.01, tail_mass: float = 0.2,
+                      min_per_cluster: int = 10) -> list[str]:
+    """Why this baseline is too small for its cluster count, with the size that would do (empty if adequate).
+
+    Two needs: each rare cluster's share must be estimated from enough records
+    (``min_per_cluster``), and at the typical candidate size ``typical_n`` a
+    rare cluster that vanished must be able to show it: P(0 of n) =
+    (1 - share)^n must fall below alpha / clusters, which takes an expected
+    count of ln(clusters / alpha).
+    """
+    from anchormix.diversity import tail_clusters
+
+    hist = np.asarray(hist, dtype=np.float64)
+    total, k = hist.sum(), len(hist)
+    tail = tail_clusters(hist, tail_mass)
+    if total <= 0 or not len(tail):
+        return []
+    rarest = float(hist[tail].min() / total)
+    out = []
+    if hist[tail].min() < min_per_cluster:
+        need = int(math.ceil(min_per_cluster / max(rarest, 1e-9)))
+        out.append(f"the rarest baseline cluster holds {int(hist[tail].min())} records (< {min_per_cluster}): its "
+                   f"share is a guess; pin from about {need} human records, or use fewer clusters "
+                   f"(diversity.baseline_clusters = {max(2, int(total // (min_per_cluster * 3)))})")
+    expected = typical_n * rarest
+    needed = math.log(k / alpha)
+    if expected < needed:
+        out.append(f"at a candidate of {typical_n} records the rarest cluster expects {expected:.1f} records, too few "
+                   f"to ever show it vanished (needs {needed:.1f}): candidates of at least "
+                   f"{int(math.ceil(needed / max(rarest, 1e-9)))} records, or fewer clusters")
+    return out
+
+
 def pin_baseline(
     vectors: np.ndarray,
     model_id: str,
@@ -104,11 +156,17 @@ def pin_baseline(
     seed: int,
     directory: str | os.PathLike,
     overwrite: bool = False,
+    texts: list[str] | None = None,
+    ids: list[str] | None = None,
+    typical_n: int | None = None,
 ) -> Baseline:
-    """Fit k-means on human-baseline ``vectors`` and pin it, with its metrics, in ``directory``.
+    """Fit k-means on human-baseline ``vectors`` and pin it, with its metrics and pool, in ``directory``.
 
-    Raises BaselineExists if a baseline is already pinned there, unless
-    ``overwrite=True`` (a deliberate re-pin; every later comparison changes).
+    ``texts`` and ``ids`` (same order as ``vectors``) name the clusters by their
+    distinctive terms and exemplar records. ``typical_n`` (the mix's target
+    size) sizes the adequacy warnings. Raises BaselineExists if a baseline is
+    already pinned there, unless ``overwrite=True`` (a deliberate re-pin;
+    every later comparison changes).
     """
     directory = Path(directory)
     if not overwrite and ((directory / JSON_NAME).exists() or (directory / NPZ_NAME).exists()):
@@ -120,6 +178,12 @@ def pin_baseline(
     sims = x @ centroids.T
     labels = np.argmax(sims, axis=1)
     hist = cluster_hist(labels, k)
+    clusters: list[dict] = []
+    if texts is not None and ids is not None:
+        from anchormix.cluster_labels import label_clusters
+
+        clusters = label_clusters(list(texts), [str(i) for i in ids], labels, x, centroids)
+    adequacy = adequacy_warnings(hist, typical_n or len(x))
     baseline = Baseline(
         centroids=centroids,
         hist=hist,
@@ -131,12 +195,16 @@ def pin_baseline(
         vendi=vendi_score(x),
         effective_rank=effective_rank(x),
         cluster_entropy=cluster_entropy(labels, k),
+        vectors=x,
+        labels=labels.astype(np.int64),
+        clusters=tuple(clusters),
+        adequacy=tuple(adequacy),
     )
     directory.mkdir(parents=True, exist_ok=True)
     import io
 
     buf = io.BytesIO()
-    np.savez(buf, centroids=centroids, hist=hist)
+    np.savez(buf, centroids=centroids, hist=hist, vectors=x, labels=labels.astype(np.int64))
     npz = buf.getvalue()
     meta = {
         "model_id": model_id,
@@ -148,13 +216,17 @@ def pin_baseline(
         "vendi": baseline.vendi,
         "effective_rank": baseline.effective_rank,
         "cluster_entropy": baseline.cluster_entropy,
+        "clusters": clusters,
+        "adequacy": adequacy,
         "npz_sha256": hashlib.sha256(npz).hexdigest(),
     }
     # The json names the npz's hash and is written last, so a crash in between
     # leaves a baseline that fails to load rather than one that loads wrong.
     _write_atomic(directory / NPZ_NAME, npz)
     _write_atomic(directory / JSON_NAME, (json.dumps(meta, indent=2) + "\n").encode())
-    return baseline
+    from dataclasses import replace
+
+    return replace(baseline, digest=meta["npz_sha256"])
 
 
 def load_baseline(directory: str | os.PathLike, expected_model_id: str) -> Baseline:
@@ -181,6 +253,8 @@ def load_baseline(directory: str | os.PathLike, expected_model_id: str) -> Basel
     with np.load(io.BytesIO(raw)) as data:
         centroids = data["centroids"].astype(np.float32)
         hist = data["hist"].astype(np.int64)
+        vectors = data["vectors"].astype(np.float32) if "vectors" in data.files else None
+        labels = data["labels"].astype(np.int64) if "labels" in data.files else None
     return Baseline(
         centroids=centroids,
         hist=hist,
@@ -192,4 +266,9 @@ def load_baseline(directory: str | os.PathLike, expected_model_id: str) -> Basel
         vendi=float(meta["vendi"]),
         effective_rank=float(meta["effective_rank"]),
         cluster_entropy=float(meta["cluster_entropy"]),
+        vectors=vectors,
+        labels=labels,
+        clusters=tuple(meta.get("clusters", ())),
+        adequacy=tuple(meta.get("adequacy", ())),
+        digest=meta["npz_sha256"],
     )

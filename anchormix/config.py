@@ -115,7 +115,8 @@ class Settings:
 def parse_settings(data: dict, root: Path, source_file: Path | None = None) -> Settings:
     """Validate a parsed TOML mapping into :class:`Settings`."""
     from anchormix.dedup.near import NearDedupSettings
-    from anchormix.diversity import DiversitySettings, GateThresholds
+    from anchormix.diversity import DiversitySettings
+    from anchormix.diversity_gate import GateSettings
     from anchormix.embed import EmbeddingSettings
     from anchormix.mix import MixPolicy
     from anchormix.provenance.detector import DetectorSettings
@@ -134,7 +135,7 @@ def parse_settings(data: dict, root: Path, source_file: Path | None = None) -> S
         embedding=EmbeddingSettings.from_mapping(sections["embedding"]),
         detector=DetectorSettings.from_mapping(sections["detector"]),
         diversity=DiversitySettings.from_mapping(sections["diversity"]),
-        gates=GateThresholds.from_mapping(sections["gates"]),
+        gates=GateSettings.from_mapping(sections["gates"]),
         mix=MixPolicy.from_mapping(sections["mix"]),
         schedule=ScheduleSettings.from_mapping(sections["schedule"]),
         raw=data,

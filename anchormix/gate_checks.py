@@ -7,6 +7,7 @@ any executor or none.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,23 +77,54 @@ def gx_conservation(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutc
     return _from_suite("gx_conservation", suite, {"counts": {k: int(v) for k, v in frame.iloc[0].items()}})
 
 
+def _plot_values(verdict: dict, prefix: str = "") -> dict[str, float]:
+    """Flat numeric metadata (value, null median, band, p) per test, which the Dagster UI plots per partition."""
+    out: dict[str, float] = {}
+    for row in verdict.get("rows", []):
+        if row.get("p_value") is None or row["gate"].startswith("tail "):
+            continue
+        name = prefix + row["gate"]
+        for key, suffix in (("observed", ""), ("null_median", "_null_median"), ("band_lo", "_band_lo"),
+                            ("band_hi", "_band_hi"), ("p_value", "_p")):
+            if row.get(key) is not None and math.isfinite(float(row[key])):
+                out[name + suffix] = float(row[key])
+    tail = [r["p_value"] for r in verdict.get("rows", []) if r["gate"].startswith("tail ")]
+    if tail:
+        out[prefix + "tail_min_p"] = float(min(tail))
+    return out
+
+
 def diversity(candidate: dict) -> GateOutcome:
-    """Vendi ratio, tail coverage, JS divergence and drop-from-previous, as measured at build time."""
-    gates = candidate["report"].get("diversity_gates", [])
-    report = candidate["report"].get("diversity", {})
-    if not gates:
+    """The calibrated diversity verdict stored with the candidate (see :mod:`anchormix.diversity_gate`)."""
+    verdict = candidate["report"].get("diversity_verdict") or {}
+    rows = verdict.get("rows", [])
+    if not rows:
         return GateOutcome("diversity_gates", False, "the candidate is too small to measure diversity (< 2 records)")
-    failed = [g for g in gates if not g["passed"]]
-    table = pd.DataFrame([{k: g.get(k) for k in ("gate", "metric", "observed", "threshold", "passed", "detail")}
-                          for g in gates])
-    description = ("all diversity gates passed" if not failed
-                   else "; ".join(f"{g['gate']}: {g['detail']}" for g in failed))
-    return GateOutcome(
-        "diversity_gates", not failed, description, tables={"gates": table},
-        values={"lost_tail_clusters": report.get("lost_tail_clusters", []),
-                "metrics": {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}},
-        details={"failed": failed},
-    )
+    failed = [r for r in rows if not r["passed"]]
+    columns = ("gate", "family", "observed", "null_median", "band_lo", "band_hi", "p_value", "threshold", "passed",
+               "detail")
+    table = pd.DataFrame([{k: r.get(k) for k in columns} for r in rows])
+    description = ("no test rejects: the candidate looks like healthy human samples of its size"
+                   if not failed else "; ".join(f"{r['gate']}: {r['detail']}" for r in failed))
+    new = candidate["report"].get("new_records_verdict")
+    values: dict[str, Any] = {**_plot_values(verdict), "n_records": int(verdict.get("n", 0))}
+    tables: dict[str, Any] = {"gates": table}
+    if verdict.get("notes"):
+        tables["notes"] = "\n".join(f"- {n}" for n in verdict["notes"])
+    if verdict.get("under_covered"):
+        values["under_covered_clusters"] = verdict["under_covered"]
+    if new:
+        values.update(_plot_values(new, "new_records_"))
+        values["new_records_n"] = int(new.get("n", 0))
+        values["new_records_warning"] = (
+            "WARN (not blocking): the records new in this candidate, judged alone, fail: "
+            + "; ".join(r["gate"] for r in new["rows"] if not r["passed"])) if not new.get("passed") else "ok"
+    intake = candidate["report"].get("intake")
+    if intake:
+        values.update({"records_added": int(intake["added"]), "records_retired": int(intake["retired"])})
+    return GateOutcome("diversity_gates", not failed, description, tables=tables, values=values,
+                       details={"failed": failed, "new_records": new and {"passed": new.get("passed"),
+                                "failed": [r for r in new["rows"] if not r["passed"]]}})
 
 
 def detector_health(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:

@@ -8,8 +8,29 @@ The rules, in the order they are applied (see :func:`sample_mix`):
    (default): every row of the pool; human data is accumulated, not replaced
    (Gerstgrasser et al., 2024).
 2. **Human first.** Human records (``human_verified``, ``human_presumed``) fill
-   the mix up to its size, previously published ones first in ``accumulate``
-   mode, each source held to its per-source cap.
+   the mix up to its size, each source held to its per-source cap. In
+   ``accumulate`` mode the order is: previously published human records of
+   earlier drops (*kept*), then human records of tonight's drop, then older
+   human records never published.
+
+   **Refresh** (``accumulate`` only; without it a full mix keeps its kept
+   records forever and nothing new enters). At least
+   ``floor(fresh_share * size)`` human slots go to tonight's human records,
+   when that many fit their source caps. Kept records hold their caps first;
+   when one of tonight's records fits its cap but no slot is free, a kept
+   record is *retired*: from the cluster whose count among the kept records
+   in the mix is furthest above its baseline share
+   (``count - baseline_weight * size``), kept records with no baseline
+   cluster (as in rule 3) first, ties to the more common cluster, within a
+   cluster the last in seeded order. Records of a protected cluster (the
+   baseline's rare tail, passed by the caller) are never retired, so when only
+   those are left fewer fresh slots open. A retirement frees room in its
+   source's cap, so a source whose cap is full of kept records lets tonight's
+   records in only as its own kept records are retired (the notes name it).
+   Retired records are held (``retired_over_represented(cluster=c)``).
+   ``fresh_share = 0`` retires nothing: kept records fill first, as before the
+   rule existed. Tonight's records count as tonight's even when already
+   published, so rebuilding a published night gives the same mix.
 3. **Synthetic only where it helps.** Synthetic records (``synthetic_declared``,
    ``synthetic_suspected``) are admitted one at a time into the baseline
    cluster with the largest deficit ``baseline_weight * size - count so far``,
@@ -38,7 +59,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +79,8 @@ CLASS_GROUPS: dict[str, frozenset[str]] = {
 }
 MODES = ("accumulate", "replace")
 POOL_COLUMNS = ("id", "source", "provenance_class", "cluster", "quality_score", "drop", "previously_published")
+
+RETIRED_COLUMNS = ("id", "source", "cluster", "drop", "retired_reason")
 
 # Float shares times sizes (0.3 * 10 = 3.0000000000000004) must not cost a record.
 _EPS = 1e-9
@@ -80,6 +103,9 @@ class MixPolicy:
     ``per_source_caps`` ({}): source -> maximum share of the mix (all classes).
     ``target_size`` (1000): records wanted; the mix may be smaller, never larger.
     ``seed`` (0): order within a class. ``mode``: ``accumulate`` | ``replace``.
+    ``fresh_share`` (0.25): in ``accumulate`` mode, the share of the mix's human
+    slots offered to tonight's human records, made free by retiring kept
+    records of over-represented clusters (module rule 2); 0 never retires.
     """
 
     human_floor: float = 0.5
@@ -89,8 +115,18 @@ class MixPolicy:
     target_size: int = 1000
     seed: int = 0
     mode: str = "accumulate"
+    fresh_share: float = 0.25
 
-    KEYS = ("human_floor", "synthetic_cap", "unknown_cap", "per_source_caps", "target_size", "seed", "mode")
+    KEYS = (
+        "human_floor",
+        "synthetic_cap",
+        "unknown_cap",
+        "per_source_caps",
+        "target_size",
+        "seed",
+        "mode",
+        "fresh_share",
+    )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], prefix: str = "mix") -> "MixPolicy":
@@ -131,6 +167,7 @@ class MixPolicy:
             target_size=take_number(data, "target_size", prefix, 1000, lo=1, integer=True),
             seed=take_number(data, "seed", prefix, 0, integer=True),
             mode=take_str(data, "mode", prefix, "accumulate", choices=MODES),
+            fresh_share=take_fraction(data, "fresh_share", prefix, 0.25),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,6 +180,7 @@ class MixPolicy:
             "target_size": self.target_size,
             "seed": self.seed,
             "mode": self.mode,
+            "fresh_share": self.fresh_share,
         }
 
 
@@ -155,7 +193,13 @@ class MixResult:
     ``unknown_fill``). ``shares``: human / synthetic / unknown share of the mix.
     ``per_source``: ``source, available, selected, cap`` (share, NaN if none), ``why``, ``cap_records``.
     ``held``: eligible rows not selected with ``held_reason`` (the ``held``
-    terminal state). ``notes``: why the mix is smaller than ``target_size``.
+    terminal state), retired records included. ``notes``: why the mix is
+    smaller than ``target_size``, which sources a per-source cap held back,
+    tonight's human records held because the mix is full, and, when the mix
+    adds no record, why. ``added``: selected records not previously
+    published. ``retired``: kept records retired to make room for tonight's
+    (``id, source, cluster, drop, retired_reason``, e.g.
+    ``over_represented(cluster=3)``).
     """
 
     selected: pd.DataFrame
@@ -166,6 +210,8 @@ class MixResult:
     held: pd.DataFrame = field(default_factory=pd.DataFrame)
     target_size: int = 0
     notes: list[str] = field(default_factory=list)
+    added: int = 0
+    retired: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(RETIRED_COLUMNS)))
 
     @property
     def size(self) -> int:
@@ -200,10 +246,14 @@ class _Pool:
     source: np.ndarray
     cluster: np.ndarray
     weights: np.ndarray | None  # normalized baseline weights
-    human_order: np.ndarray  # positions, kept-previous first
+    kept_order: np.ndarray  # human positions published before, earlier drops (accumulate only)
+    tonight_order: np.ndarray  # human positions of tonight's drop (every human in replace mode)
+    older_order: np.ndarray  # human positions of earlier drops, never published
     kept_previous: np.ndarray  # bool per position
+    tonight: np.ndarray  # bool per position: row of current_drop
     unknown_order: np.ndarray
     synthetic_by_cluster: dict[int, np.ndarray]
+    protected: frozenset[int]
 
 
 @dataclass
@@ -216,6 +266,9 @@ class _Fill:
     cluster_counts: np.ndarray | None = None
     synthetic_budget: int = 0
     unknown_budget: int = 0
+    retired: list[int] = field(default_factory=list)
+    fresh_quota: int = 0  # floor(fresh_share * size)
+    retire_short: int = 0  # fresh slots not opened: only protected kept records were left
 
     @property
     def n(self) -> int:
@@ -247,7 +300,13 @@ def _normalize_weights(baseline_weights: np.ndarray | None) -> np.ndarray | None
     return w / total if total > 0 else None
 
 
-def _prepare(pool: pd.DataFrame, policy: MixPolicy, weights: np.ndarray | None, current_drop: str) -> _Pool:
+def _prepare(
+    pool: pd.DataFrame,
+    policy: MixPolicy,
+    weights: np.ndarray | None,
+    current_drop: str,
+    protected: frozenset[int] = frozenset(),
+) -> _Pool:
     if policy.mode == "replace":
         eligible = pool[pool["drop"].astype(str) == str(current_drop)]
     else:
@@ -262,9 +321,19 @@ def _prepare(pool: pd.DataFrame, policy: MixPolicy, weights: np.ndarray | None, 
     previous = frame["previously_published"].fillna(False).astype(bool).to_numpy()
     positions = np.arange(len(frame))
 
-    kept_previous = (group == "human") & previous if policy.mode == "accumulate" else np.zeros(len(frame), bool)
-    humans = positions[group == "human"]
-    human_order = np.concatenate([humans[kept_previous[humans]], humans[~kept_previous[humans]]])
+    tonight = (frame["drop"].astype(str) == str(current_drop)).to_numpy()
+    human = group == "human"
+    if policy.mode == "accumulate":
+        kept_previous = human & previous
+        # Tonight's published records (a rebuild after publishing) stay tonight's, so a
+        # rebuild retires the same kept records and yields the same mix.
+        kept_order = positions[kept_previous & ~tonight]
+        tonight_order = positions[human & tonight]
+        older_order = positions[human & ~tonight & ~previous]
+    else:
+        kept_previous = np.zeros(len(frame), bool)
+        kept_order = older_order = positions[:0]
+        tonight_order = positions[human]
 
     synthetic_by_cluster: dict[int, np.ndarray] = {}
     if weights is not None:
@@ -278,11 +347,119 @@ def _prepare(pool: pd.DataFrame, policy: MixPolicy, weights: np.ndarray | None, 
         source=source,
         cluster=cluster,
         weights=weights,
-        human_order=human_order,
+        kept_order=kept_order,
+        tonight_order=tonight_order,
+        older_order=older_order,
         kept_previous=kept_previous,
+        tonight=tonight,
         unknown_order=positions[group == "unknown"],
         synthetic_by_cluster=synthetic_by_cluster,
+        protected=protected,
     )
+
+
+def _has_baseline_cluster(weights: np.ndarray | None, c: int) -> bool:
+    return weights is not None and 0 <= c < len(weights) and weights[c] > 0
+
+
+def _plan_refresh(p: _Pool, policy: MixPolicy, size: int, caps: dict[str, int], f: _Fill) -> list[int]:
+    """The kept records that enter a mix of ``size``, after retiring room for tonight's (rule 2).
+
+    Sets ``f.retired``, ``f.fresh_quota`` and ``f.retire_short``.
+    """
+    used: dict[str, int] = {}
+
+    def fits(pos: int) -> bool:
+        src = p.source[pos]
+        return src not in caps or used.get(src, 0) < caps[src]
+
+    def use(pos: int, k: int) -> None:
+        used[p.source[pos]] = used.get(p.source[pos], 0) + k
+
+    kept = []
+    for pos in p.kept_order:
+        if len(kept) >= size:
+            break
+        if fits(int(pos)):
+            kept.append(int(pos))
+            use(int(pos), 1)
+    f.fresh_quota = _cap_count(policy.fresh_share, size)
+    if f.fresh_quota == 0 or not kept:
+        return kept
+    victims = _Retirement(p, kept, size)
+    taken: set[int] = set()
+    fresh = 0
+    # A record is retired only when one of tonight's records that fits its cap needs the
+    # slot, so no kept record is retired for a record a cap would hold anyway. Retiring
+    # from a capped source may let in a record of tonight skipped earlier: hence passes.
+    again = True
+    while again and fresh < f.fresh_quota:
+        again = skipped = freed = False
+        for pos in map(int, p.tonight_order):
+            if fresh >= f.fresh_quota:
+                break
+            if pos in taken:
+                continue
+            if not fits(pos):
+                skipped = True
+                continue
+            if len(kept) - len(f.retired) + fresh >= size:
+                victim = victims.next()
+                if victim is None:
+                    waiting = sum(1 for q in map(int, p.tonight_order) if q not in taken and fits(q))
+                    f.retire_short = min(f.fresh_quota - fresh, waiting)
+                    break
+                f.retired.append(victim)
+                use(victim, -1)
+                freed = freed or p.source[victim] in caps
+            taken.add(pos)
+            use(pos, 1)
+            fresh += 1
+        again = skipped and freed and not f.retire_short
+    gone = set(f.retired)
+    return [pos for pos in kept if pos not in gone]
+
+
+class _Retirement:
+    """Kept records in retirement order: most over-represented cluster first, never a protected one.
+
+    Over-representation is ``count - baseline_weight * size`` among the kept
+    records in the mix; records with no baseline cluster come before every
+    cluster, ties go to the more common cluster, and within a cluster the last
+    in seeded order goes first (``kept`` is in seeded order).
+    """
+
+    _NO_CLUSTER = -1  # one bucket for every record without a baseline cluster
+
+    def __init__(self, p: _Pool, kept: list[int], size: int) -> None:
+        self.weights = p.weights
+        self.size = size
+        self.buckets: dict[int, list[int]] = {}
+        for pos in kept:
+            c = int(p.cluster[pos])
+            if c in p.protected:
+                continue
+            key = c if _has_baseline_cluster(p.weights, c) else self._NO_CLUSTER
+            self.buckets.setdefault(key, []).append(pos)
+        self.heap = [self._entry(c) for c in self.buckets]
+        heapq.heapify(self.heap)
+
+    def _entry(self, c: int) -> tuple[int, float, float, int]:
+        if c == self._NO_CLUSTER or self.weights is None:
+            return (0, 0.0, 0.0, c)
+        w = float(self.weights[c])
+        # Protected clusters are never bucketed, so a bucket holds every kept record of c.
+        return (1, -(len(self.buckets[c]) - w * self.size), -w, c)
+
+    def next(self) -> int | None:
+        """The next record to retire, or None when only protected records are left."""
+        if not self.heap:
+            return None
+        c = heapq.heappop(self.heap)[-1]
+        pos = self.buckets[c].pop()
+        if self.buckets[c]:
+            heapq.heappush(self.heap, self._entry(c))
+        return pos
 
 
 def _fill(p: _Pool, policy: MixPolicy, size: int) -> _Fill:
@@ -299,7 +476,9 @@ def _fill(p: _Pool, policy: MixPolicy, size: int) -> _Fill:
         f.counts[group] += 1
         f.used[p.source[pos]] = f.used.get(p.source[pos], 0) + 1
 
-    for pos in p.human_order:
+    for pos in _plan_refresh(p, policy, size, caps, f):
+        admit(pos, "human", "kept_previous_human")
+    for pos in np.concatenate([p.tonight_order, p.older_order]):
         if f.n >= size:
             break
         if room(p.source[pos]):
@@ -410,10 +589,13 @@ def _held_reasons(p: _Pool, policy: MixPolicy, f: _Fill) -> pd.Series:
     synthetic_full = f.counts["synthetic"] >= _cap_count(policy.synthetic_cap, f.size)
     unknown_full = f.counts["unknown"] >= _cap_count(policy.unknown_cap, f.size)
     held_positions = np.flatnonzero(~chosen)
+    retired = set(f.retired)
     reasons = []
     for pos in held_positions:
         group, src = p.group[pos], p.source[pos]
-        if src in full_sources:
+        if pos in retired:
+            reasons.append(f"retired_over_represented(cluster={int(p.cluster[pos])})")
+        elif src in full_sources:
             reasons.append(f"source_cap({src})")
         elif group == "human":
             reasons.append("mix_full")
@@ -475,6 +657,8 @@ def sample_mix(
     policy: MixPolicy,
     baseline_weights: np.ndarray | None,
     current_drop: str,
+    *,
+    protected_clusters: Iterable[int] | None = None,
 ) -> MixResult:
     """Sample a mix from ``pool`` under ``policy`` (rules in this module's docstring).
 
@@ -483,11 +667,14 @@ def sample_mix(
     ``previously_published``. ``baseline_weights``: the baseline's cluster
     shares (or raw histogram; it is normalized); ``None`` admits no synthetic
     record, since there is nothing to target. ``current_drop``: tonight's drop,
-    the only one eligible in ``replace`` mode. Deterministic for
+    the only one eligible in ``replace`` mode. ``protected_clusters``: baseline
+    clusters whose kept records are never retired (the rare tail, e.g.
+    :func:`anchormix.diversity.tail_clusters`). Deterministic for
     ``policy.seed``.
     """
     _check_pool(pool)
-    p = _prepare(pool, policy, _normalize_weights(baseline_weights), current_drop)
+    protected = frozenset(int(c) for c in protected_clusters) if protected_clusters is not None else frozenset()
+    p = _prepare(pool, policy, _normalize_weights(baseline_weights), current_drop, protected)
     f, feasible, reasons = _search(p, policy)
     selected = p.frame.iloc[f.order].copy()
     selected["reason"] = f.reasons
@@ -497,6 +684,9 @@ def sample_mix(
     held_reasons = _held_reasons(p, policy, f)
     held = p.frame.iloc[held_reasons.index][["id", "source", "provenance_class", "cluster", "drop"]].copy()
     held["held_reason"] = held_reasons.to_numpy()
+    retired = p.frame.iloc[f.retired][["id", "source", "cluster", "drop"]].copy()
+    retired["retired_reason"] = [f"over_represented(cluster={int(p.cluster[pos])})" for pos in f.retired]
+    added = int((~selected["previously_published"].fillna(False).astype(bool)).sum())
     notes = []
     if feasible and n < policy.target_size:
         n_h = int((p.group == "human").sum())
@@ -504,6 +694,8 @@ def sample_mix(
             f"mix has {n} of target {policy.target_size} records: the largest size meeting the floors and caps "
             f"with {n_h} eligible human records (human_floor {policy.human_floor})"
         )
+    notes += _cap_notes(p, policy, held_reasons)
+    notes += _refresh_notes(p, policy, f, held_reasons, added, current_drop)
     return MixResult(
         selected=selected,
         shares=shares,
@@ -513,4 +705,66 @@ def sample_mix(
         held=held.reset_index(drop=True),
         target_size=policy.target_size,
         notes=notes,
+        added=added,
+        retired=retired.reset_index(drop=True)[list(RETIRED_COLUMNS)],
     )
+
+
+def _cap_notes(p: _Pool, policy: MixPolicy, held: pd.Series) -> list[str]:
+    """One note per source whose cap held records back, so a frozen source is visible."""
+    notes = []
+    for src in sorted(policy.per_source_caps):
+        n_held = int((held == f"source_cap({src})").sum())
+        if n_held:
+            notes.append(
+                f"source {src}: {n_held} records held by per_source_caps.{src} = {policy.per_source_caps[src]}; "
+                "raise the cap or add other sources"
+            )
+    return notes
+
+
+def _refresh_notes(
+    p: _Pool, policy: MixPolicy, f: _Fill, held: pd.Series, added: int, current_drop: str
+) -> list[str]:
+    """Why tonight's human records stayed out, and why a mix adds nothing (rule 2)."""
+    notes = []
+    accumulate = policy.mode == "accumulate"
+    tonight_held = held[(p.group[held.index] == "human") & p.tonight[held.index]]
+    n_full = int((tonight_held == "mix_full").sum())
+    if n_full:
+        text = f"{n_full} human records of tonight's drop {current_drop} held because the mix is full at {f.size}"
+        if accumulate:
+            chosen = np.asarray(f.order, dtype=np.int64)
+            n_kept = int((p.kept_previous[chosen] & ~p.tonight[chosen]).sum())
+            n_tonight = int((p.tonight[chosen] & (p.group[chosen] == "human")).sum())
+            text += (
+                f": {n_kept} slots kept by previously published records, {n_tonight} taken by tonight's "
+                f"(fresh_share {policy.fresh_share} offers at least {f.fresh_quota})"
+            )
+        notes.append(text)
+    if f.retire_short:
+        notes.append(
+            f"{f.retire_short} fresh slots not opened: the remaining previously published records in the mix "
+            "are in protected clusters, which are never retired"
+        )
+    if added == 0:
+        notes.append("the mix adds no record not published before: " + _why_nothing_added(p, policy, f, tonight_held))
+    return notes
+
+
+def _why_nothing_added(p: _Pool, policy: MixPolicy, f: _Fill, tonight_held: pd.Series) -> str:
+    tonight_humans = p.tonight & (p.group == "human")
+    if not tonight_humans.any():
+        return "no eligible human record in tonight's drop"
+    if f.order and tonight_humans[f.order].any():
+        return "tonight's human records in the mix were published already (a rebuild of a published night)"
+    if policy.mode == "accumulate" and policy.fresh_share == 0:
+        return "fresh_share is 0, so previously published human records keep every slot"
+    if policy.mode == "accumulate" and f.fresh_quota == 0:
+        return f"fresh_share {policy.fresh_share} of a {f.size}-record mix rounds down to 0 fresh slots"
+    if len(tonight_held) and tonight_held.str.startswith("source_cap(").all():
+        return "every human record of tonight's drop is held by a per-source cap"
+    if f.retire_short and not f.retired:
+        return "the previously published records in the mix are all in protected clusters, which are never retired"
+    counts = tonight_held.value_counts()
+    return "tonight's human records were held: " + ", ".join(f"{int(k)} {r}" for r, k in counts.items())

@@ -23,6 +23,9 @@ def drop_summary(con: duckdb.DuckDBPyConnection, drop: str) -> dict:
         "candidate": fp,
         "conservation": {k: int(v) for k, v in conservation.items()},
         "shares": candidate["report"].get("shares", {}),
+        "diversity": candidate["report"].get("diversity_verdict") or {},
+        "new_records": candidate["report"].get("new_records_verdict"),
+        "intake": candidate["report"].get("intake") or {},
         "gates": gate_status(con, fp),
         "published": {"generation": published[0], "path": published[1]} if published else None,
         "latest_publication": {"generation": latest[0], "path": latest[1]} if latest else None,
@@ -42,6 +45,26 @@ def failure_reasons(details: dict) -> list[str]:
     return out
 
 
+def diversity_lines(verdict: dict, new_records: dict | None = None) -> list[str]:
+    """The calibrated diversity tests in two lines: p-values, then the rare clusters by name."""
+    rows = verdict.get("rows", [])
+    if not rows:
+        return []
+    tests = [r for r in rows if r.get("p_value") is not None and not r["gate"].startswith("tail ")]
+    tail = [r for r in rows if r["gate"].startswith("tail ")]
+    lines = [f"  diversity (n={verdict.get('n')}, vs healthy samples of its size): "
+             + ", ".join(f"{r['gate']} p={r['p_value']:.2g}{'' if r['passed'] else ' BLOCKS'}" for r in tests)]
+    if tail:
+        lines.append("  rare clusters: " + "; ".join(
+            f"{r['gate'][5:]} {r['observed']:.0f}/{r['null_median']:.1f} expected p={r['p_value']:.2g}"
+            f"{'' if r['passed'] else ' UNDER-COVERED'}" for r in tail))
+    if new_records is not None:
+        failed = [r["gate"] for r in new_records.get("rows", []) if not r["passed"]]
+        lines.append(f"  new records alone (n={new_records.get('n')}): "
+                     + ("WARN, not blocking: " + ", ".join(failed) if failed else "look healthy"))
+    return lines
+
+
 def format_summary(summary: dict) -> str:
     """Human-readable lines for :func:`drop_summary`."""
     drop = summary["drop"]
@@ -56,6 +79,13 @@ def format_summary(summary: dict) -> str:
         f"  records in {c['records_in']} = {states}  [conservation {ok}]",
         "  shares: " + ", ".join(f"{k} {v:.1%}" for k, v in summary["shares"].items()),
     ]
+    intake = summary.get("intake") or {}
+    if intake:
+        lines.append(f"  intake: tonight {intake.get('tonight_selected', 0)} of {intake.get('tonight_eligible', 0)} "
+                     f"eligible records selected; {intake.get('added', 0)} added to the mix, "
+                     f"{intake.get('retired', 0)} retired")
+        lines.extend(f"      {note}" for note in intake.get("notes", []))
+    lines.extend(diversity_lines(summary.get("diversity") or {}, summary.get("new_records")))
     for gate in REQUIRED_GATES:
         status = summary["gates"].get(gate)
         if status is None:

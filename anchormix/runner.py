@@ -41,17 +41,18 @@ def pin_baseline(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, 
     """Pin the human baseline from accepted human records through ``drop``."""
     d = settings.diversity
     return pin_from_store(con, drop, settings.paths.baseline, settings.embedding, d.baseline_clusters,
-                          d.baseline_seed, d.min_baseline_records, overwrite=overwrite)
+                          d.baseline_seed, d.min_baseline_records, overwrite=overwrite,
+                          typical_n=settings.mix.target_size)
 
 
-def run_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, *, policy=None, thresholds=None,
+def run_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, *, policy=None, gates=None,
              publish: bool = True) -> dict:
     """Curate, sample, gate and (if every gate passed) publish one drop."""
     out = curate_drop(con, drop, settings)
     out["diversity"] = diversity_drop(con, drop, settings.paths.baseline, settings.embedding, settings.diversity.tail)
     policy = policy or settings.mix
-    thresholds = thresholds or settings.gates
-    out["candidate"] = build_candidate(con, drop, policy, thresholds, settings.detector.auroc_floor,
+    gates = gates or settings.gates
+    out["candidate"] = build_candidate(con, drop, policy, gates, settings.detector.auroc_floor,
                                        settings.paths.baseline, settings.embedding, settings.diversity.tail)
     candidate = latest_candidate(con, drop)
     out["gates"] = {g.gate: g for g in evaluate_all(con, candidate, settings.ingest.max_text_bytes)}

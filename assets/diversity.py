@@ -1,11 +1,12 @@
 """curation group: the pinned human baseline and the pool's diversity against it."""
 
+import pandas as pd
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 
 from anchormix.baseline import BaselineExists
 from anchormix.stages.diversity import BaselineMissing, diversity_drop, pin_from_store
-from assets._meta import OWNERS
+from assets._meta import OWNERS, md_table
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, EmbeddingResource, open_store
 from pipelines.run_config import BaselineConfig
@@ -36,9 +37,12 @@ def diversity_baseline(context: AssetExecutionContext, config: BaselineConfig, d
         try:
             baseline, n_human = pin_from_store(
                 con, through, SETTINGS.paths.baseline, embedding.settings(), SETTINGS.diversity.baseline_clusters,
-                SETTINGS.diversity.baseline_seed, SETTINGS.diversity.min_baseline_records, overwrite=config.replace)
+                SETTINGS.diversity.baseline_seed, SETTINGS.diversity.min_baseline_records, overwrite=config.replace,
+                typical_n=SETTINGS.mix.target_size)
         except (BaselineMissing, BaselineExists) as exc:
             raise Failure(description=str(exc)) from exc
+    for warning in baseline.adequacy:
+        context.log.warning(f"baseline adequacy: {warning}")
     return MaterializeResult(metadata={
         "records": n_human, "clusters": int(len(baseline.weights)), "model_id": baseline.model_id,
         "path": MetadataValue.path(str(SETTINGS.paths.baseline)),
@@ -46,6 +50,10 @@ def diversity_baseline(context: AssetExecutionContext, config: BaselineConfig, d
         "baseline_effective_rank": round(float(baseline.effective_rank), 4),
         "baseline_cluster_entropy": round(float(baseline.cluster_entropy), 4),
         "created_at": baseline.created_at,
+        "clusters": md_table(pd.DataFrame([{k: c[k] if k != "exemplars" else ", ".join(c[k]) for k in
+                                             ("cluster", "label", "size", "exemplars")} for c in baseline.clusters]),
+                             max_rows=100, max_chars=120),
+        "adequacy": MetadataValue.md("\n".join(f"- {w}" for w in baseline.adequacy) or "adequate for its clusters"),
     })
 
 

@@ -65,7 +65,7 @@ def mix_candidate(context: AssetExecutionContext, config: MixConfig, duckdb: Duc
     drop = context.partition_key
     with open_store(duckdb) as con:
         try:
-            c = build_candidate(con, drop, config.policy(), config.thresholds(), config.detector_auroc_floor,
+            c = build_candidate(con, drop, config.policy(), config.gates(), config.detector_auroc_floor,
                                 SETTINGS.paths.baseline, embedding.settings(), SETTINGS.diversity.tail)
         except BaselineMissing as exc:
             raise Failure(description=str(exc)) from exc

@@ -45,8 +45,11 @@ def load_pinned(baseline_dir: Path, embedding: EmbeddingSettings):
 
 
 def pin_from_store(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path, embedding: EmbeddingSettings,
-                   clusters: int, seed: int, min_records: int, overwrite: bool = False):
-    """Pin the baseline from accepted human records through ``drop``."""
+                   clusters: int, seed: int, min_records: int, overwrite: bool = False, typical_n: int | None = None):
+    """Pin the baseline from accepted human records through ``drop``, its clusters named by their texts.
+
+    ``typical_n`` (the mix's target size) sizes the baseline-adequacy warnings.
+    """
     from anchormix.diversity import pin_baseline
 
     pool = pool_frame(con, drop)
@@ -58,7 +61,9 @@ def pin_from_store(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
         )
     result = embed_texts(con, human["content_hash"].tolist(), human["norm_text"].tolist(), embedding)
     k = min(clusters, max(2, len(human) // 5))
-    return pin_baseline(result.vectors, model_id(embedding), k, seed, baseline_dir, overwrite=overwrite), len(human)
+    baseline = pin_baseline(result.vectors, model_id(embedding), k, seed, baseline_dir, overwrite=overwrite,
+                            texts=human["norm_text"].tolist(), ids=human["id"].tolist(), typical_n=typical_n)
+    return baseline, len(human)
 
 
 def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path, embedding: EmbeddingSettings,

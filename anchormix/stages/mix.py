@@ -46,10 +46,12 @@ def previous_publication(con: duckdb.DuckDBPyConnection) -> dict | None:
 
 
 def candidate_pool(con: duckdb.DuckDBPyConnection, drop: str) -> pd.DataFrame:
-    """Eligible records with their baseline cluster and whether they were published before."""
+    """Eligible records with their baseline cluster and whether the current generation holds them."""
     pool = pool_frame(con, drop)
     clusters = con.execute("SELECT id, cluster FROM clusters").df()
-    published = set(r[0] for r in con.execute("SELECT DISTINCT id FROM published_records").fetchall())
+    # "Kept" means in the current generation: a record retired from it competes again as an older record.
+    published = set(r[0] for r in con.execute(
+        "SELECT id FROM published_records WHERE generation = (SELECT max(generation) FROM publications)").fetchall())
     pool = pool.merge(clusters, on="id", how="left")
     pool["cluster"] = pool["cluster"].fillna(-1).astype("int64")
     pool["previously_published"] = pool["id"].isin(published)
@@ -65,26 +67,78 @@ def fingerprint_of(drop: str, selected: pd.DataFrame, policy: dict, thresholds: 
     return digest.hexdigest()[:24]
 
 
-def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, thresholds, detector_floor: float,
+def _previous_vectors(con: duckdb.DuckDBPyConnection, previous: dict | None, embedding: EmbeddingSettings):
+    """Vectors and ids of the previous published generation (None for the first)."""
+    if previous is None:
+        return None, set()
+    frame = con.execute(
+        "SELECT p.id, n.content_hash FROM published_records p JOIN normalized n USING (id) WHERE p.generation = ?",
+        [previous["generation"]]).df()
+    if frame.empty:
+        return None, set()
+    return vectors_for(con, frame, embedding), set(frame["id"])
+
+
+def judge_diversity(baseline, vectors, selected: pd.DataFrame, gates, tail_rule, previous_vectors,
+                    previous_ids: set, previous_report: dict | None) -> tuple[dict, dict | None]:
+    """The calibrated verdict on the whole candidate, and the early-warning verdict on its new records only."""
+    from anchormix.diversity_gate import judge_candidate
+    from anchormix.mix import provenance_group
+
+    tail_mass = tail_rule.tail_mass if tail_rule is not None else 0.2
+    groups = [provenance_group(c) for c in selected["provenance_class"]]
+    ids = selected["id"].tolist()
+    prev_ratio = (previous_report or {}).get("vendi_ratio_matched")
+    verdict = judge_candidate(baseline, vectors, groups, gates, tail_mass, previous=previous_vectors, ids=ids,
+                              previous_vendi_ratio=prev_ratio).to_dict()
+    new = ~selected["id"].isin(previous_ids).to_numpy()
+    new_verdict = None
+    if previous_vectors is not None and 0 < new.sum() < len(selected) and new.sum() >= 10:
+        idx = np.flatnonzero(new)
+        new_verdict = judge_candidate(baseline, vectors[idx], [groups[i] for i in idx], gates, tail_mass,
+                                      ids=[ids[i] for i in idx]).to_dict()
+    return verdict, new_verdict
+
+
+def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, detector_floor: float,
                     baseline_dir: Path, embedding: EmbeddingSettings, tail_rule=None) -> dict:
-    """Sample, measure and store the candidate of ``drop``; returns its summary."""
-    from anchormix.diversity import diversity_report, evaluate_diversity_gates
+    """Sample, measure, judge and store the candidate of ``drop``; returns its summary.
+
+    ``gates`` is a :class:`anchormix.diversity_gate.GateSettings`. The calibrated
+    diversity verdict is computed here, where the vectors are at hand, and
+    stored with the candidate; the ``diversity_gates`` check reads it.
+    """
+    from anchormix.diversity import diversity_report, tail_clusters
     from anchormix.mix import sample_mix
 
     baseline = load_pinned(baseline_dir, embedding)
+    tail_mass = tail_rule.tail_mass if tail_rule is not None else 0.2
     pool = candidate_pool(con, drop)
-    result = sample_mix(pool, policy, np.asarray(baseline.weights), drop)
+    result = sample_mix(pool, policy, np.asarray(baseline.weights), drop,
+                        protected_clusters=tail_clusters(baseline.hist, tail_mass).tolist())
     selected = result.selected.merge(pool[["id", "norm_text", "content_hash"]], on="id", how="left",
                                      suffixes=("", "_pool"))
     previous = previous_publication(con)
+    previous_vectors, previous_ids = _previous_vectors(con, previous, embedding)
     vectors = vectors_for(con, selected, embedding)
     report = diversity_report(
         vectors, selected["norm_text"].tolist(), baseline,
         previous_hist=np.asarray(previous["report"]["cluster_hist"]) if previous else None, rule=tail_rule,
     ) if len(selected) > 1 else {}
-    gates = evaluate_diversity_gates(report, previous["report"] if previous else None, thresholds) if report else []
+    verdict, new_verdict = ({}, None)
+    if len(selected) > 1:
+        verdict, new_verdict = judge_diversity(baseline, vectors, selected, gates, tail_rule, previous_vectors,
+                                               previous_ids, previous["report"] if previous else None)
+        report["vendi_ratio_matched"] = _matched_ratio(verdict)
+    gate_rows = verdict.get("rows", [])
+    tonight = selected["drop"].astype(str) == str(drop)
+    intake = {"added": int(getattr(result, "added", int((~selected["id"].isin(previous_ids)).sum()))),
+              "retired": int(len(getattr(result, "retired", []))),
+              "tonight_selected": int(tonight.sum()),
+              "tonight_eligible": int((pool["drop"].astype(str) == str(drop)).sum()),
+              "notes": list(result.notes)}
     policy_dict = _jsonable(policy.to_dict() if hasattr(policy, "to_dict") else policy)
-    threshold_dict = {**_jsonable(thresholds), "detector_auroc_floor": detector_floor}
+    threshold_dict = {**_jsonable(gates.to_dict()), "detector_auroc_floor": detector_floor}
     mark = watermark(con, drop)
     fingerprint = fingerprint_of(drop, selected, policy_dict, threshold_dict, mark)
     # Rebuilding an already-published candidate (same fingerprint) keeps its generation.
@@ -93,7 +147,10 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
         con.execute("SELECT coalesce(max(generation), 0) FROM publications").fetchone()[0] + 1)
     stored_report = {
         "diversity": _jsonable(report),
-        "diversity_gates": [_jsonable(g) for g in gates],
+        "diversity_gates": _jsonable(gate_rows),
+        "diversity_verdict": _jsonable(verdict),
+        "new_records_verdict": _jsonable(new_verdict),
+        "intake": _jsonable(intake),
         "shares": _jsonable(result.shares),
         "per_source": _jsonable(result.per_source.to_dict(orient="records")),
         "previous_generation": previous["generation"] if previous else None,
@@ -123,6 +180,9 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
         [(fingerprint, s, d, int(n)) for s, d, n in states.itertuples(index=False)],
     )
     metrics = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    metrics.update({f"p_{r['gate']}": float(r["p_value"]) for r in gate_rows if r.get("p_value") is not None
+                    and not r["gate"].startswith("tail ")})
+    metrics.update({"records_added": float(intake["added"]), "records_retired": float(intake["retired"])})
     metrics.update({f"share_{k}": float(v) for k, v in result.shares.items()})
     metrics["n_records"] = float(len(selected))
     con.executemany(
@@ -133,10 +193,19 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, threshold
     return {
         "fingerprint": fingerprint, "drop": drop, "generation": generation, "n_records": len(selected),
         "feasible": bool(result.feasible), "infeasible_reasons": list(result.infeasible_reasons),
-        "shares": result.shares, "per_source": result.per_source, "report": report, "gates": gates,
+        "shares": result.shares, "per_source": result.per_source, "report": report, "gates": gate_rows,
+        "verdict": verdict, "new_records_verdict": new_verdict, "intake": intake,
         "states": states, "previous": previous, "policy": policy_dict, "thresholds": threshold_dict,
         "baseline_metrics": stored_report["baseline"]["metrics"],
     }
+
+
+def _matched_ratio(verdict: dict) -> float | None:
+    """Candidate Vendi over the healthy median at the same size: 1.0 is healthy, whatever the size."""
+    row = next((r for r in verdict.get("rows", []) if r["gate"] == "vendi"), None)
+    if not row or not row.get("null_median"):
+        return None
+    return float(row["observed"]) / float(row["null_median"])
 
 
 def latest_candidate(con: duckdb.DuckDBPyConnection, drop: str) -> dict | None:

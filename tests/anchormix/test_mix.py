@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from anchormix.errors import ConfigError
-from anchormix.mix import MixPolicy, provenance_group, sample_mix, seeded_keys
+from anchormix.mix import POOL_COLUMNS, MixPolicy, provenance_group, sample_mix, seeded_keys
 
 TONIGHT = "2026-11-02"
 YESTERDAY = "2026-11-01"
@@ -69,8 +69,11 @@ def test_policy_defaults_and_round_trip():
         "target_size": 1000,
         "seed": 0,
         "mode": "accumulate",
+        "fresh_share": 0.25,
     }
-    custom = policy(human_floor=0.6, per_source_caps={"forum": 0.25}, target_size=50, seed=3, mode="replace")
+    custom = policy(
+        human_floor=0.6, per_source_caps={"forum": 0.25}, target_size=50, seed=3, mode="replace", fresh_share=0.1
+    )
     assert MixPolicy.from_mapping(custom.to_dict()) == custom
 
 
@@ -88,6 +91,8 @@ def test_policy_defaults_and_round_trip():
         ({"per_source_caps": 3}, "mix.per_source_caps"),
         ({"per_source_caps": {"forum": 1.2}}, "mix.per_source_caps.forum"),
         ({"humanfloor": 0.5}, "mix.humanfloor"),
+        ({"fresh_share": 1.5}, "mix.fresh_share"),
+        ({"fresh_share": "quarter"}, "mix.fresh_share"),
         # Caps that can never be reached while the floor holds name the key the user set.
         ({"human_floor": 0.5, "synthetic_cap": 0.6}, "mix.synthetic_cap"),
         ({"human_floor": 0.95}, "mix.human_floor"),
@@ -269,6 +274,8 @@ def test_accumulate_keeps_previous_humans_first():
     assert set(kept["id"]) == previous_ids  # every earlier human record kept
     assert result.selected["reason"].iloc[:60].eq("kept_previous_human").all()
     assert result.feasible
+    # 60 kept + 20 of tonight fill the 80 slots: nothing had to be retired.
+    assert result.retired.empty and result.added == 20
 
 
 def test_replace_sees_only_tonights_drop():
@@ -289,6 +296,209 @@ def test_every_eligible_record_is_selected_or_held():
     assert set(result.selected["id"]) | set(result.held["id"]) == set(pool["id"])
     assert result.per_source["selected"].sum() == result.size
     assert result.per_source["available"].sum() == len(pool)
+
+
+def assert_conserved(result, pool):
+    assert set(result.selected["id"]).isdisjoint(result.held["id"])
+    assert len(result.selected) + len(result.held) == len(pool)
+    assert set(result.selected["id"]) | set(result.held["id"]) == set(pool["id"])
+
+
+# ---------------------------------------------------------------- refresh (accumulate)
+
+
+def full_mix_pool(kept_spec, tonight_spec):
+    """Kept records of yesterday (published) and unpublished records of tonight, ids disjoint."""
+    old = make_pool(kept_spec, drop=YESTERDAY, previously_published=True, start=0)
+    new = make_pool(tonight_spec, drop=TONIGHT, start=100_000)
+    return pd.concat([old, new], ignore_index=True)
+
+
+def test_fresh_records_enter_when_the_mix_is_full():
+    weights = np.full(4, 0.25)
+    pool = full_mix_pool([(25, "web", "human_verified", c) for c in range(4)],
+                         [(25, "web", "human_verified", c) for c in range(4)])
+    result = sample_mix(pool, policy(target_size=100, fresh_share=0.25), weights, TONIGHT)
+    assert result.feasible and result.size == 100
+    fresh = result.selected[result.selected["drop"] == TONIGHT]
+    assert len(fresh) == 25 and (fresh["reason"] == "human_fill").all()
+    assert result.added == 25
+    assert len(result.retired) == 25
+    assert list(result.retired.columns) == ["id", "source", "cluster", "drop", "retired_reason"]
+    assert (result.retired["drop"] == YESTERDAY).all()
+    # Kept records first, then tonight's.
+    assert result.selected["reason"].iloc[:75].eq("kept_previous_human").all()
+    held = result.held.set_index("id")
+    for rid, cluster in zip(result.retired["id"], result.retired["cluster"]):
+        assert held.loc[rid, "held_reason"] == f"retired_over_represented(cluster={cluster})"
+    assert (result.retired["retired_reason"] == result.retired["cluster"].map(
+        lambda c: f"over_represented(cluster={c})")).all()
+    assert_conserved(result, pool)
+    assert any("75 human records of tonight's drop 2026-11-02 held because the mix is full" in n
+               for n in result.notes)
+    ps = result.per_source.set_index("source")
+    assert "retired_over_represented" in ps.loc["web", "why"]
+
+
+def test_retirement_takes_the_most_over_represented_cluster_first():
+    weights = np.full(4, 0.25)
+    kept = [(3, "web", "human_verified", -1), (57, "web", "human_verified", 0)]
+    kept += [(20, "web", "human_verified", 1), (10, "web", "human_verified", 2), (10, "web", "human_verified", 3)]
+    pool = full_mix_pool(kept, [(40, "web", "human_verified", 2)])
+    result = sample_mix(pool, policy(target_size=100, fresh_share=0.2), weights, TONIGHT)
+    # Records without a baseline cluster go first, then cluster 0 (57 vs 25 expected).
+    assert result.retired["cluster"].tolist() == [-1] * 3 + [0] * 17
+    assert result.retired["retired_reason"].iloc[0] == "over_represented(cluster=-1)"
+    assert result.added == 20
+    # Within a cluster the last in seeded order goes first: the retired cluster-0 records
+    # are the tail of the kept cluster-0 records in seeded order.
+    c0 = pool[(pool["cluster"] == 0) & pool["previously_published"]]
+    order = c0.iloc[np.lexsort((c0["id"].to_numpy(), seeded_keys(c0["id"].tolist(), 0)))]["id"].tolist()
+    assert result.retired.loc[result.retired["cluster"] == 0, "id"].tolist() == order[::-1][:17]
+    assert_conserved(result, pool)
+
+
+def test_protected_clusters_are_never_retired():
+    weights = np.array([0.7, 0.1, 0.1, 0.1])
+    kept = [(10, "web", "human_verified", 0), (60, "web", "human_verified", 1)]
+    kept += [(15, "web", "human_verified", 2), (15, "web", "human_verified", 3)]
+    pool = full_mix_pool(kept, [(40, "web", "human_verified", 0)])
+    pol = policy(target_size=100, fresh_share=0.2)
+    unprotected = sample_mix(pool, pol, weights, TONIGHT)
+    assert set(unprotected.retired["cluster"]) == {1}
+    result = sample_mix(pool, pol, weights, TONIGHT, protected_clusters=[1])
+    assert 1 not in set(result.retired["cluster"])
+    assert len(result.retired) == 20 and result.added == 20
+    # Cluster 2 and 3 are 5 over their share each; cluster 0 is 60 under it.
+    assert set(result.retired["cluster"]) == {2, 3}
+    kept_ids = set(pool.loc[(pool["cluster"] == 1) & pool["previously_published"], "id"])
+    assert kept_ids <= set(result.selected["id"])
+    assert_conserved(result, pool)
+
+
+def test_only_protected_kept_records_left_opens_fewer_fresh_slots():
+    weights = np.full(2, 0.5)
+    kept = [(90, "web", "human_verified", 0), (10, "web", "human_verified", 1)]
+    pool = full_mix_pool(kept, [(50, "web", "human_verified", 1)])
+    result = sample_mix(pool, policy(target_size=100, fresh_share=0.3), weights, TONIGHT,
+                        protected_clusters=np.array([0]))
+    # Only the 10 cluster-1 kept records may go: 10 fresh slots instead of 30.
+    assert result.retired["cluster"].tolist() == [1] * 10
+    assert result.added == 10
+    assert any("20 fresh slots not opened" in n for n in result.notes)
+    everything = sample_mix(pool, policy(target_size=100, fresh_share=0.3), weights, TONIGHT,
+                            protected_clusters=[0, 1])
+    assert everything.retired.empty and everything.added == 0
+    assert any("protected clusters" in n and n.startswith("the mix adds no record") for n in everything.notes)
+    assert_conserved(everything, pool)
+
+
+def seeded_first(frame, n, seed=0):
+    order = np.lexsort((frame["id"].to_numpy(), seeded_keys(frame["id"].tolist(), seed)))
+    return frame.iloc[order[:n]]["id"].tolist()
+
+
+def test_fresh_share_zero_keeps_previous_records_first():
+    weights = np.full(2, 0.5)
+    pool = full_mix_pool([(60, "web", "human_verified", 0), (60, "web", "human_verified", 1)],
+                         [(50, "web", "human_verified", 1)])
+    result = sample_mix(pool, policy(target_size=100, fresh_share=0), weights, TONIGHT)
+    # The behaviour before the refresh rule: the first 100 kept records in seeded order.
+    kept = pool[pool["previously_published"]]
+    assert result.selected["id"].tolist() == seeded_first(kept, 100)
+    assert result.added == 0 and result.retired.empty
+    assert "retired_over_represented" not in " ".join(result.held["held_reason"])
+    assert "the mix adds no record not published before: fresh_share is 0" in " | ".join(result.notes)
+    assert_conserved(result, pool)
+
+
+def test_nothing_added_explains_an_empty_drop():
+    weights = np.full(2, 0.5)
+    pool = full_mix_pool([(100, "web", "human_verified", 0)], [(5, "gen", "synthetic_declared", 0)])
+    result = sample_mix(pool, policy(target_size=100), weights, TONIGHT)
+    assert result.added == 0
+    assert any(n.endswith("no eligible human record in tonight's drop") for n in result.notes)
+
+
+def test_source_cap_holding_tonights_records_is_noted():
+    pool = full_mix_pool([(80, "wiki", "human_verified", 0), (20, "forum", "human_presumed", 0)],
+                         [(50, "forum", "human_presumed", 0)])
+    pol = policy(target_size=100, per_source_caps={"forum": 0.2})
+    result = sample_mix(pool, pol, np.array([1.0]), TONIGHT)
+    assert_meets_policy(result, pol)
+    assert result.added == 0 and result.retired.empty
+    assert "source forum: 50 records held by per_source_caps.forum = 0.2; raise the cap or add other sources" \
+        in result.notes
+    assert any("held by a per-source cap" in n for n in result.notes)
+    assert_conserved(result, pool)
+
+
+def test_refresh_keeps_source_caps_and_floors():
+    weights = np.full(2, 0.5)
+    pool = full_mix_pool([(60, "wiki", "human_verified", 0), (40, "forum", "human_presumed", 1)],
+                         [(30, "forum", "human_presumed", 0), (30, "wiki", "human_verified", 1),
+                          (50, "gen", "synthetic_declared", 1)])
+    pol = policy(target_size=100, per_source_caps={"forum": 0.4, "wiki": 0.7}, fresh_share=0.25)
+    result = sample_mix(pool, pol, weights, TONIGHT)
+    assert result.feasible
+    assert_meets_policy(result, pol)
+    assert result.added == 25 and len(result.retired) == 25
+    # Cluster 0 (60 kept, 50 expected) goes first; tonight's forum records only fit once a
+    # forum record is retired, and the rest of them stay held by forum's cap.
+    assert result.retired["cluster"].iloc[:20].eq(0).all()
+    assert (result.held.loc[(result.held["source"] == "forum") & (result.held["drop"] == TONIGHT), "held_reason"]
+            == "source_cap(forum)").all()
+    assert any(n.startswith("source forum: ") and "per_source_caps.forum = 0.4" in n for n in result.notes)
+    assert_conserved(result, pool)
+
+
+def test_rebuilding_a_published_night_gives_the_same_mix():
+    weights = np.full(4, 0.25)
+    pool = full_mix_pool([(40, "web", "human_verified", 0)] + [(20, "web", "human_verified", c) for c in (1, 2, 3)],
+                         [(30, "web", "human_verified", c) for c in range(4)])
+    first = sample_mix(pool, policy(target_size=100), weights, TONIGHT)
+    assert first.added == 25
+    # Publishing marks tonight's selection as published; the retired records stay published.
+    republished = pool.assign(previously_published=pool["previously_published"] | pool["id"].isin(first.selected["id"]))
+    again = sample_mix(republished, policy(target_size=100), weights, TONIGHT)
+    assert again.selected["id"].tolist() == first.selected["id"].tolist()
+    assert again.retired["id"].tolist() == first.retired["id"].tolist()
+    assert again.added == 0
+    assert any("rebuild of a published night" in n for n in again.notes)
+
+
+def test_ten_nights_of_fresh_drops_each_add_records():
+    weights = np.array([0.4, 0.3, 0.2, 0.1])
+    pol = policy(target_size=200, fresh_share=0.25)
+    previous = pd.DataFrame(columns=list(POOL_COLUMNS))
+    cluster0_counts = []
+    for night in range(10):
+        drop = f"2026-11-{night + 1:02d}"
+        # Tonight's drop leans on cluster 0, so without retirement cluster 0 would keep growing.
+        spec = [(60, "forum", "human_presumed", 0), (20, "wiki", "human_verified", night % 4),
+                (20, "gen", "synthetic_declared", 3)]
+        new = make_pool(spec, drop=drop, start=night * 1000)
+        pool = pd.concat([previous, new], ignore_index=True) if len(previous) else new
+        result = sample_mix(pool, pol, weights, drop, protected_clusters=[3])
+        assert result.feasible
+        assert_meets_policy(result, pol)
+        assert_conserved(result, pool)
+        new_ids = set(new["id"])
+        assert result.added == len(set(result.selected["id"]) & new_ids) > 0
+        assert result.added >= min(80, int(0.25 * result.size))
+        # Tonight's drops lean on cluster 0, but retirement takes from the over-represented
+        # cluster 0, so once the mix is full cluster 0 stops growing.
+        cluster0 = int((result.selected["cluster"] == 0).sum())
+        if len(previous) == pol.target_size:
+            assert cluster0 <= cluster0_counts[-1]
+        cluster0_counts.append(cluster0)
+        assert set(result.retired["id"]) <= set(previous["id"])
+        assert 3 not in set(result.retired["cluster"])
+        held = result.held.set_index("id")
+        assert (held.loc[result.retired["id"], "held_reason"].str.startswith("retired_over_represented")).all()
+        # Tonight's selection is what the next night sees as published.
+        previous = result.selected[list(POOL_COLUMNS)].assign(previously_published=True)
+    assert cluster0_counts[-1] < max(cluster0_counts) - 50
 
 
 def test_bad_pool_is_rejected():
