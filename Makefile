@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test ui install dagster-home browser validate bench clean
+.PHONY: demo test ui install dagster-home browser validate bench clean run
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: install browser
 
 ui: install dagster-home
 	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+# One drop through the Dagster instance (the UI shows the run): make run DROP=2026-11-24
+run: install dagster-home
+	@test -n "$(DROP)" || { echo "usage: make run DROP=YYYY-MM-DD (a folder under the inbox)"; exit 2; }
+	$(VENV)/bin/dagster job execute -m pipelines.definitions -j nightly --tags '{"dagster/partition": "$(DROP)"}'
+	$(VENV)/bin/anchormix summary $(DROP)
 
 validate: install dagster-home
 	$(VENV)/bin/dagster definitions validate -m pipelines.definitions

@@ -22,9 +22,11 @@ The rules, in the order they are applied (see :func:`sample_mix`):
    in the mix is furthest above its baseline share
    (``count - baseline_weight * size``), kept records with no baseline
    cluster (as in rule 3) first, ties to the more common cluster, within a
-   cluster the last in seeded order. Records of a protected cluster (the
-   baseline's rare tail, passed by the caller) are never retired, so when only
-   those are left fewer fresh slots open. A retirement frees room in its
+   cluster the last in seeded order. A protected cluster (the baseline's rare
+   tail, passed by the caller) is never retired below its baseline share, so
+   the tail is never thinned, yet cannot pile up night after night either
+   (fresh records keep arriving in it); when only such records are left,
+   fewer fresh slots open. A retirement frees room in its
    source's cap, so a source whose cap is full of kept records lets tonight's
    records in only as its own kept records are retired (the notes name it).
    Retired records are held (``retired_over_represented(cluster=c)``).
@@ -421,7 +423,7 @@ def _plan_refresh(p: _Pool, policy: MixPolicy, size: int, caps: dict[str, int], 
 
 
 class _Retirement:
-    """Kept records in retirement order: most over-represented cluster first, never a protected one.
+    """Kept records in retirement order: most over-represented cluster first, a protected one never below its share.
 
     Over-representation is ``count - baseline_weight * size`` among the kept
     records in the mix; records with no baseline cluster come before every
@@ -435,10 +437,9 @@ class _Retirement:
         self.weights = p.weights
         self.size = size
         self.buckets: dict[int, list[int]] = {}
+        self.protected = p.protected
         for pos in kept:
             c = int(p.cluster[pos])
-            if c in p.protected:
-                continue
             key = c if _has_baseline_cluster(p.weights, c) else self._NO_CLUSTER
             self.buckets.setdefault(key, []).append(pos)
         self.heap = [self._entry(c) for c in self.buckets]
@@ -448,14 +449,18 @@ class _Retirement:
         if c == self._NO_CLUSTER or self.weights is None:
             return (0, 0.0, 0.0, c)
         w = float(self.weights[c])
-        # Protected clusters are never bucketed, so a bucket holds every kept record of c.
         return (1, -(len(self.buckets[c]) - w * self.size), -w, c)
 
     def next(self) -> int | None:
         """The next record to retire, or None when only protected records are left."""
-        if not self.heap:
+        while self.heap:
+            c = heapq.heappop(self.heap)[-1]
+            if c in self.protected and (self.weights is None or len(self.buckets[c]) <= self.weights[c] * self.size
+                                        + _EPS):
+                continue  # a rare cluster gives up records only while it is above its baseline share
+            break
+        else:
             return None
-        c = heapq.heappop(self.heap)[-1]
         pos = self.buckets[c].pop()
         if self.buckets[c]:
             heapq.heappush(self.heap, self._entry(c))

@@ -41,8 +41,13 @@ class CollapseDrops:
 
 
 def write_collapse_inbox(inbox: Path, registry: Path, generations: int = 5, per_generation: int = 300,
-                         n_human: int = 400, seed: int = 3, start: date = date(2026, 3, 1)) -> CollapseDrops:
-    """Write drop 0 (humans + generation 1) and drops 1..n-1 (generations 2..n) plus a registry."""
+                         n_human: int = 400, seed: int = 3, start: date = date(2026, 3, 1),
+                         fresh_human_per_night: int = 0) -> CollapseDrops:
+    """Write drop 0 (humans + generation 1) and drops 1..n-1 (generations 2..n) plus a registry.
+
+    ``fresh_human_per_night`` adds that many docstrings never seen before to each later drop, as a team
+    that keeps collecting human data would; the generator still trains only on its own previous output.
+    """
     docs = harvest_stdlib()
     random.Random(seed).shuffle(docs)
     human = [d.text for d in docs[:n_human]]
@@ -59,6 +64,11 @@ def write_collapse_inbox(inbox: Path, registry: Path, generations: int = 5, per_
         if k == 0:
             rows += [{"id": f"h-{i:04d}", "url": f"https://docs.python.org/3/#{i}", "fetched_at": fetched,
                       "text": t, "source": "python-stdlib"} for i, t in enumerate(human)]
+        elif fresh_human_per_night:
+            lo = n_human + (k - 1) * fresh_human_per_night
+            fresh = [d.text for d in docs[lo:lo + fresh_human_per_night]]
+            rows += [{"id": f"h{k}-{i:04d}", "url": f"https://docs.python.org/3/#n{k}-{i}", "fetched_at": fetched,
+                      "text": t, "source": "python-stdlib"} for i, t in enumerate(fresh)]
         folder = inbox / drop
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "drop.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -91,7 +101,7 @@ def collapse_settings(root: Path, mode: str):
     return load_settings(root / "anchormix.toml")
 
 
-def run_collapse(root: Path, mode: str, generations: int = 5) -> dict[int, dict]:
+def run_collapse(root: Path, mode: str, generations: int = 5, fresh_human_per_night: int = 0) -> dict[int, dict]:
     """Curate every generation's drop under ``mode``; returns runner results by generation."""
     import duckdb
 
@@ -99,7 +109,8 @@ def run_collapse(root: Path, mode: str, generations: int = 5) -> dict[int, dict]
     from anchormix.store import init_schema
 
     settings = collapse_settings(root, mode)
-    drops = write_collapse_inbox(settings.paths.inbox, settings.paths.registry, generations=generations)
+    drops = write_collapse_inbox(settings.paths.inbox, settings.paths.registry, generations=generations,
+                                 fresh_human_per_night=fresh_human_per_night)
     results = {}
     with duckdb.connect(str(settings.paths.store)) as con:
         init_schema(con)

@@ -136,7 +136,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
               "retired": int(len(getattr(result, "retired", []))),
               "tonight_selected": int(tonight.sum()),
               "tonight_eligible": int((pool["drop"].astype(str) == str(drop)).sum()),
-              "notes": list(result.notes)}
+              "notes": list(result.notes) + held_back_notes(result.held, drop)}
     policy_dict = _jsonable(policy.to_dict() if hasattr(policy, "to_dict") else policy)
     threshold_dict = {**_jsonable(gates.to_dict()), "detector_auroc_floor": detector_floor}
     mark = watermark(con, drop)
@@ -198,6 +198,30 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
         "states": states, "previous": previous, "policy": policy_dict, "thresholds": threshold_dict,
         "baseline_metrics": stored_report["baseline"]["metrics"],
     }
+
+
+ADVICE = {
+    "unknown_cap": "its records are `unknown` (no registry entry, signature or confident detector verdict) and "
+                   "unknown records are capped at mix.unknown_cap: register the source (kind, license, trust_tier) "
+                   "in the registry, or sign its records, so they can count as human",
+    "synthetic_cap": "synthetic records are capped at mix.synthetic_cap",
+    "cluster_at_baseline_share": "synthetic records only fill baseline clusters below their human share",
+    "no_baseline_cluster": "synthetic records outside every baseline cluster are never admitted",
+    "mix_full": "the mix is full: raise mix.target_size or mix.fresh_share",
+}
+
+
+def held_back_notes(held: pd.DataFrame, drop: str) -> list[str]:
+    """Per source, tonight's records a cap or rule held back, and what to do about it."""
+    if held is None or held.empty:
+        return []
+    tonight = held[held["drop"].astype(str) == str(drop)]
+    notes = []
+    for (source, reason), n in tonight.groupby(
+            ["source", tonight["held_reason"].str.replace(r"\(.*\)$", "", regex=True)]).size().items():
+        if reason in ADVICE:
+            notes.append(f"source {source}: {n} of tonight's records held ({reason}); {ADVICE[reason]}")
+    return notes
 
 
 def _matched_ratio(verdict: dict) -> float | None:
