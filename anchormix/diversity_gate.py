@@ -273,13 +273,14 @@ def judge(vectors: np.ndarray, labels: np.ndarray, groups: Sequence[str], baseli
 
     judged = np.flatnonzero(np.isin(groups, ["human", "unknown"]))
     if len(judged) >= 10:
-        m_f = ref.eval_size(len(judged), s.max_eval_n, "draw")
-        fpick = judged[_seeded_subset(len(judged), m_f, s.seed + 2)]
+        fpick = judged[_seeded_subset(len(judged), min(len(judged), s.max_eval_n), s.seed + 2)]
         outside = ~ref.candidate_in_ball(x[fpick]).any(axis=1)
         named = [str(ids[i]) for i in fpick[outside][:3]] if ids is not None else []
-        add("fidelity", "fidelity", "outlier_share", outside.mean(), NULLS.outliers(ref, m_f, s.null_draws, s.seed),
-            "high", f"{int(outside.sum())} of {m_f} human/unknown records lie outside every human neighbourhood"
-            + (f", e.g. {', '.join(named)}" if named else ""))
+        t = ref.outlier_test(int(outside.sum()), len(fpick), s.alpha)
+        rows.append(GateRow("fidelity", "fidelity", "outlier_share", float(outside.mean()), t["null_median"],
+                            t["band_lo"], t["band_hi"], t["p_value"], "high",
+                            detail=f"{int(outside.sum())} of {len(fpick)} human/unknown records lie outside every "
+                                   "human neighbourhood" + (f", e.g. {', '.join(named)}" if named else "")))
     else:
         notes.append(f"fidelity not tested: {len(judged)} human/unknown records (< 10)")
 

@@ -110,7 +110,7 @@ def null_p_value(observed: float, null: np.ndarray, side: str) -> float:
         return float(empirical)
     mean, sd = float(null.mean()), float(null.std(ddof=1)) if len(null) > 1 else 0.0
     if sd <= 0:
-        return float(empirical) if extreme else 0.0
+        return float(empirical)  # a degenerate null cannot say more than its draws do
     if side == "low":
         fitted = stats.norm.cdf(observed, loc=mean, scale=sd)
     elif mean > 0:
@@ -159,6 +159,7 @@ class HealthyReference:
     draw_in_ball: np.ndarray
     knn_k: int
     key: str
+    outside: int = 0
 
     @classmethod
     def build(cls, pool: np.ndarray, labels: np.ndarray, k_clusters: int, knn_k: int = 5, seed: int = 0,
@@ -180,8 +181,13 @@ class HealthyReference:
         np.fill_diagonal(sims, -np.inf)
         ball = -np.partition(-sims, knn_k - 1, axis=1)[:, knn_k - 1]
         draw_in_ball = (x[draw] @ r.T) >= ball[None, :]
+        # The outside rate is estimated on every pool record: P against R's balls, and each R record against
+        # the other R records' balls (its own is left out, as sims' diagonal is -inf), so a small pool's
+        # estimate does not rest on P alone.
+        outside = int((~draw_in_ball.any(axis=1)).sum()) + int((~(sims >= ball[None, :]).any(axis=1)).sum())
         digest = hashlib.sha256(x.tobytes() + labels.tobytes() + f"{knn_k}:{seed}".encode()).hexdigest()[:16]
-        return cls(x, labels, int(k_clusters), ref, draw, ball.astype(np.float32), draw_in_ball, knn_k, digest)
+        return cls(x, labels, int(k_clusters), ref, draw, ball.astype(np.float32), draw_in_ball, knn_k, digest,
+                   outside)
 
     @property
     def ref_hist(self) -> np.ndarray:
@@ -200,12 +206,10 @@ class HealthyReference:
         return sims >= self.ball[None, :]
 
     def null_draws(self, m_pool: int, m_draw: int, draws: int, seed: int) -> dict[str, np.ndarray]:
-        """B healthy values of each metric: vendi and effective rank at ``m_pool`` (whole pool), coverage,
-        outlier share and JS shift at ``m_draw`` (from P, against R). Widened for the finite pool."""
+        """B healthy values of each metric: vendi and effective rank at ``m_pool`` (whole pool), coverage and
+        JS shift at ``m_draw`` (from P, against R). Widened for the finite pool."""
         rng = np.random.default_rng(seed)
-        out = {name: np.empty(draws) for name in ("vendi", "effective_rank", "knn_coverage", "outlier_share",
-                                                    "js_baseline")}
-        outside = ~self.draw_in_ball.any(axis=1)
+        out = {name: np.empty(draws) for name in ("vendi", "effective_rank", "knn_coverage", "js_baseline")}
         ref_hist = self.ref_hist
         draw_labels = self.labels[self.draw]
         for b in range(draws):
@@ -213,20 +217,27 @@ class HealthyReference:
             out["vendi"][b], out["effective_rank"][b] = spectral(self.pool[idx])
             jdx = rng.choice(len(self.draw), m_draw, replace=False)
             out["knn_coverage"][b] = self.draw_in_ball[jdx].any(axis=0).mean()
-            out["outlier_share"][b] = outside[jdx].mean()
             out["js_baseline"][b] = js_bits(np.bincount(draw_labels[jdx], minlength=self.k_clusters), ref_hist)[0]
         for name in ("vendi", "effective_rank"):
             out[name] = widen(out[name], m_pool, len(self.pool))
-        for name in ("knn_coverage", "outlier_share", "js_baseline"):
+        for name in ("knn_coverage", "js_baseline"):
             out[name] = widen(out[name], m_draw, len(self.draw))
         return out
 
-    def outlier_null(self, m: int, draws: int, seed: int) -> np.ndarray:
-        """Healthy share of records outside every reference ball, at size ``m`` (for the fidelity subset)."""
-        rng = np.random.default_rng(seed)
-        outside = ~self.draw_in_ball.any(axis=1)
-        vals = np.array([outside[rng.choice(len(self.draw), m, replace=False)].mean() for _ in range(draws)])
-        return widen(vals, m, len(self.draw))
+    def outlier_test(self, outside: int, m: int, alpha: float) -> dict[str, float]:
+        """P(at least ``outside`` of ``m`` healthy records fall outside every reference ball).
+
+        Each record is outside with a rate estimated from the pool (o of N: P
+        against the reference balls, R records against each other's), so the
+        null is the beta-binomial predictive (Jeffreys prior): it
+        carries the estimate's own uncertainty, and a draw part with no
+        outlier at all does not make one candidate outlier impossible. Mid-p.
+        """
+        o = self.outside
+        dist = stats.betabinom(m, o + 0.5, len(self.pool) - o + 0.5)
+        p = float(dist.sf(outside) + 0.5 * dist.pmf(outside))
+        return {"p_value": min(1.0, p), "null_median": float(dist.median()) / m, "band_lo": float(dist.ppf(alpha)) / m,
+                "band_hi": float(dist.ppf(1 - alpha)) / m}
 
 
 class NullCache:
@@ -250,15 +261,6 @@ class NullCache:
         self._items[key] = ref.null_draws(m_pool, m_draw, draws, seed)
         return self._items[key]
 
-    def outliers(self, ref: HealthyReference, m: int, draws: int, seed: int) -> np.ndarray:
-        """The outlier-share null at size ``m``, computed on first use."""
-        key = (ref.key, "outlier", m, draws, seed)
-        if key not in self._items:
-            self.misses += 1
-            self._items[key] = {"outlier_share": ref.outlier_null(m, draws, seed)}
-        else:
-            self.hits += 1
-        return self._items[key]["outlier_share"]
 
 
 NULLS = NullCache()

@@ -169,7 +169,7 @@ def topic_narrowing(args, settings):
         base, rest = order[: len(texts) // 2], order[len(texts) // 2:]
         baseline = pin(vectors[base], [texts[i] for i in base], [ids[i] for i in base], k=8, seed=seed)
         topic_order = rng.permutation(12)
-        line, first = [], None
+        line, first, cause = [], None, ""
         for t in range(12, 0, -1):
             allowed = set(topic_order[:t].tolist())
             pool = np.array([i for i in rest if topics[i] in allowed])
@@ -178,8 +178,9 @@ def topic_narrowing(args, settings):
             line.append("." if v.passed else "B")
             if not v.passed and first is None:
                 first = t
+                cause = ",".join(sorted(set(failed_tests(v))))
         firsts.append(first)
-        print(f"seed {seed}: topics 12→1 {' '.join(line)}   first block at {first} topics", flush=True)
+        print(f"seed {seed}: topics 12→1 {' '.join(line)}   first block at {first} topics ({cause})", flush=True)
     ok = sum(1 for f in firsts if f is not None and f >= 4)
     print(f"blocked by the night holding 4 of 12 topics in {ok} of {len(firsts)} seeds")
 
