@@ -225,7 +225,7 @@ def judge(vectors: np.ndarray, labels: np.ndarray, groups: Sequence[str], baseli
           tail: Sequence[int], ref: HealthyReference, settings: GateSettings, *,
           previous: np.ndarray | None = None, baseline_vendi: float | None = None,
           cluster_names: Sequence[str] | None = None, ids: Sequence[str] | None = None,
-          previous_vendi_ratio: float | None = None) -> DiversityVerdict:
+          previous_vendi_ratio: float | None = None, cache_dir=None) -> DiversityVerdict:
     """Run every test of the family on one candidate (see the module docstring).
 
     ``vectors`` and ``labels``: the candidate's embeddings and baseline
@@ -234,7 +234,7 @@ def judge(vectors: np.ndarray, labels: np.ndarray, groups: Sequence[str], baseli
     pinned histogram and its rare clusters; ``previous``: vectors of the
     previous published generation (no drift test without it);
     ``cluster_names``: readable labels by cluster id; ``ids``: record ids, to
-    name off-baseline records.
+    name off-baseline records; ``cache_dir``: where nulls persist between runs.
     """
     x = normalized(vectors)
     n = len(x)
@@ -246,7 +246,7 @@ def judge(vectors: np.ndarray, labels: np.ndarray, groups: Sequence[str], baseli
 
     m_pool = ref.eval_size(n, s.max_eval_n, "pool")
     m_draw = ref.eval_size(n, s.max_eval_n, "draw")
-    nulls = NULLS.get(ref, m_pool, m_draw, s.null_draws, s.seed)
+    nulls = NULLS.get(ref, m_pool, m_draw, s.null_draws, s.seed, cache_dir)
     if m_pool < n or m_draw < n:
         notes.append(f"measured on seeded subsamples of {m_pool} (spectral) and {m_draw} (coverage, shift) of the "
                      f"{n} records: the baseline pool of {len(ref.pool)} supports healthy samples up to a third "
@@ -395,7 +395,7 @@ def reference_for(baseline, settings: GateSettings) -> HealthyReference:
 
 def judge_candidate(baseline, vectors: np.ndarray, groups: Sequence[str], settings: GateSettings, tail_mass: float,
                     *, previous: np.ndarray | None = None, ids: Sequence[str] | None = None,
-                    previous_vendi_ratio: float | None = None) -> DiversityVerdict:
+                    previous_vendi_ratio: float | None = None, cache_dir=None) -> DiversityVerdict:
     """:func:`judge` against a pinned :class:`~anchormix.baseline.Baseline` (clusters, tail, names, reference)."""
     from anchormix.baseline import assign_clusters
     from anchormix.diversity import tail_clusters
@@ -404,4 +404,4 @@ def judge_candidate(baseline, vectors: np.ndarray, groups: Sequence[str], settin
     labels = assign_clusters(baseline, vectors)
     return judge(vectors, labels, groups, baseline.hist, tail_clusters(baseline.hist, tail_mass), ref, settings,
                  previous=previous, baseline_vendi=baseline.vendi, cluster_names=baseline.cluster_names, ids=ids,
-                 previous_vendi_ratio=previous_vendi_ratio)
+                 previous_vendi_ratio=previous_vendi_ratio, cache_dir=cache_dir)

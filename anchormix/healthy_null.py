@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -241,7 +243,12 @@ class HealthyReference:
 
 
 class NullCache:
-    """Null distributions keyed by (reference, sizes, draws, seed): a nightly gate pays for each size once."""
+    """Null distributions keyed by (reference, sizes, draws, seed): a nightly gate pays for each size once.
+
+    Held in memory, and on disk under ``directory`` when one is given (the
+    pinned baseline's ``nulls/``), since every Dagster run is a new process.
+    The reference key hashes the pool, so a re-pin never reads stale nulls.
+    """
 
     def __init__(self, limit: int = 64):
         self._items: dict[tuple, dict[str, np.ndarray]] = {}
@@ -249,17 +256,30 @@ class NullCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, ref: HealthyReference, m_pool: int, m_draw: int, draws: int, seed: int) -> dict[str, np.ndarray]:
-        """The nulls for these sizes, computed on first use."""
+    def get(self, ref: HealthyReference, m_pool: int, m_draw: int, draws: int, seed: int,
+            directory: Path | None = None) -> dict[str, np.ndarray]:
+        """The nulls for these sizes: from memory, else from ``directory``, else computed (and stored)."""
         key = (ref.key, m_pool, m_draw, draws, seed)
         if key in self._items:
             self.hits += 1
             return self._items[key]
-        self.misses += 1
+        path = Path(directory) / ("-".join(map(str, key)) + ".npz") if directory is not None else None
+        if path is not None and path.exists():
+            with np.load(path) as data:
+                nulls = {k: data[k] for k in data.files}
+            self.hits += 1
+        else:
+            self.misses += 1
+            nulls = ref.null_draws(m_pool, m_draw, draws, seed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+                np.savez(tmp, **nulls)
+                os.replace(tmp, path)
         if len(self._items) >= self._limit:
             self._items.pop(next(iter(self._items)))
-        self._items[key] = ref.null_draws(m_pool, m_draw, draws, seed)
-        return self._items[key]
+        self._items[key] = nulls
+        return nulls
 
 
 

@@ -180,6 +180,7 @@ def render_data_card(
     drop: str | None = None,
     fingerprint: str | None = None,
     notes: Sequence[str] = (),
+    diversity_tests: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[str, dict[str, bytes]]:
     """Render the data card of generation ``generation``: ``(markdown, {png name: bytes})``.
 
@@ -192,6 +193,8 @@ def render_data_card(
     generations (generation 0 = baseline); rows of this generation are ignored
     in favour of ``metrics``. ``baseline_metrics`` overrides generation 0 of the
     history. ``policy``: :meth:`MixPolicy.to_dict`, drawn as floor/cap lines.
+    ``diversity_tests``: the calibrated gate's rows (``anchormix.diversity_gate.GateRow`` as dicts), shown
+    beside healthy samples of the same size, clusters by name.
     ``gates``: optional verdicts, a ``[gate, passed, ...]`` frame or
     ``{gate: {"passed", "details"}}``. ``drop`` and ``fingerprint`` identify the
     candidate in the card's header. The markdown links to
@@ -270,7 +273,12 @@ def render_data_card(
         out += [md_table(div_rows, ["metric", "this generation", "baseline", prev_label, "change"]), ""]
     else:
         out += ["_No diversity metrics were given._", ""]
-    if lost := metrics.get("lost_tail_clusters"):
+    if diversity_tests:
+        out += ["Each test against healthy human samples of the same size (one-sided p-value, Holm level):", ""]
+        out += [md_table([[r["gate"], r.get("observed"), r.get("null_median"), r.get("band_lo"), r.get("band_hi"),
+                           r.get("p_value"), "ok" if r.get("passed") else "BLOCKS"] for r in diversity_tests],
+                         ["test", "this generation", "healthy median", "band low", "band high", "p", "verdict"]), ""]
+    elif lost := metrics.get("lost_tail_clusters"):
         out += [f"Rare baseline clusters without coverage: {', '.join(str(c) for c in lost)}.", ""]
     if DIVERSITY_PNG in plots:
         out += [f"![Diversity against baseline and earlier generations]({plot_path(DIVERSITY_PNG)})", ""]

@@ -80,7 +80,8 @@ def _previous_vectors(con: duckdb.DuckDBPyConnection, previous: dict | None, emb
 
 
 def judge_diversity(baseline, vectors, selected: pd.DataFrame, gates, tail_rule, previous_vectors,
-                    previous_ids: set, previous_report: dict | None) -> tuple[dict, dict | None]:
+                    previous_ids: set, previous_report: dict | None, cache_dir: Path | None = None
+                    ) -> tuple[dict, dict | None]:
     """The calibrated verdict on the whole candidate, and the early-warning verdict on its new records only."""
     from anchormix.diversity_gate import judge_candidate
     from anchormix.mix import provenance_group
@@ -90,13 +91,13 @@ def judge_diversity(baseline, vectors, selected: pd.DataFrame, gates, tail_rule,
     ids = selected["id"].tolist()
     prev_ratio = (previous_report or {}).get("vendi_ratio_matched")
     verdict = judge_candidate(baseline, vectors, groups, gates, tail_mass, previous=previous_vectors, ids=ids,
-                              previous_vendi_ratio=prev_ratio).to_dict()
+                              previous_vendi_ratio=prev_ratio, cache_dir=cache_dir).to_dict()
     new = ~selected["id"].isin(previous_ids).to_numpy()
     new_verdict = None
     if previous_vectors is not None and 0 < new.sum() < len(selected) and new.sum() >= 10:
         idx = np.flatnonzero(new)
         new_verdict = judge_candidate(baseline, vectors[idx], [groups[i] for i in idx], gates, tail_mass,
-                                      ids=[ids[i] for i in idx]).to_dict()
+                                      ids=[ids[i] for i in idx], cache_dir=cache_dir).to_dict()
     return verdict, new_verdict
 
 
@@ -128,7 +129,8 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
     verdict, new_verdict = ({}, None)
     if len(selected) > 1:
         verdict, new_verdict = judge_diversity(baseline, vectors, selected, gates, tail_rule, previous_vectors,
-                                               previous_ids, previous["report"] if previous else None)
+                                               previous_ids, previous["report"] if previous else None,
+                                               cache_dir=Path(baseline_dir) / "nulls")
         report["vendi_ratio_matched"] = _matched_ratio(verdict)
     gate_rows = verdict.get("rows", [])
     tonight = selected["drop"].astype(str) == str(drop)

@@ -79,6 +79,7 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
         baseline_metrics=report.get("baseline", {}).get("metrics"), policy=candidate["policy"],
         name=dataset_name, n_records=len(records), gates=gates,
         drop=drop, fingerprint=fp,
+        diversity_tests=(report.get("diversity_verdict") or {}).get("rows", []),
     )
     manifest = {
         "name": dataset_name, "generation": generation, "drop": drop, "fingerprint": fp,

@@ -189,3 +189,18 @@ def test_gate_settings_validate_and_floors_are_off_by_default():
         GateSettings.from_mapping({"null_draws": 10})
     with pytest.raises(ConfigError, match=r"gates\.vendi_floor: unknown key"):
         GateSettings.from_mapping({"vendi_floor": 0.5})
+
+
+def test_nulls_are_cached_per_size_on_disk_for_later_runs(setup, tmp_path):
+    from anchormix.healthy_null import NULLS
+
+    pop, baseline, settings, ref, tail = setup
+    x, _ = pop.draw(77)
+    labels = assign_clusters(baseline, x)
+    first = judge(x, labels, ["human"] * 77, baseline.hist, tail, ref, settings, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    NULLS._items.clear()  # a new process: memory is empty, the file is not
+    hits = NULLS.hits
+    again = judge(x, labels, ["human"] * 77, baseline.hist, tail, ref, settings, cache_dir=tmp_path)
+    assert NULLS.hits == hits + 1
+    assert [r.p_value for r in again.rows] == [r.p_value for r in first.rows]

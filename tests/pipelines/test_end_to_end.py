@@ -163,3 +163,15 @@ def test_a_backfilled_day_without_new_records_keeps_the_current_generation(histo
     assert again["generation"] == 2 and again["unchanged_since_previous"] is True
     published = history["settings"].paths.published
     assert (published / "LATEST").read_text().strip() == "gen-000002"
+
+
+def test_the_diversity_check_emits_numeric_metadata_the_ui_plots(history):
+    from dagster import FloatMetadataValue
+
+    [evaluation] = [e for e in history["first"].get_asset_check_evaluations() if e.check_name == "diversity_gates"]
+    meta = evaluation.metadata
+    for key in ("vendi", "vendi_p", "vendi_null_median", "vendi_band_lo", "vendi_band_hi", "knn_coverage_p",
+                "js_baseline_p", "tail_min_p"):
+        assert isinstance(meta[key], FloatMetadataValue), (key, meta.get(key))
+    assert 0.0 <= meta["vendi_p"].value <= 1.0
+    assert "healthy median" in meta["gates"].value
