@@ -24,7 +24,10 @@ from pipelines.resources import duckdb_resource, open_store  # noqa: E402
 from pipelines.settings import SETTINGS  # noqa: E402
 
 PRE_BASELINE = NIGHTLY_ASSETS[: NIGHTLY_ASSETS.index("semantic_dedup") + 1]
-REPLACE_RUN_CONFIG = {"ops": {"mix_candidate": {"config": {"mode": "replace"}}}}
+# Night 2 as a team might run it once from the Launchpad, trusting tonight's generator output: replace,
+# no human floor and no synthetic cap. The ratio policy no longer stands in the way; the diversity gate must.
+REPLACE_RUN_CONFIG = {"ops": {"mix_candidate": {"config": {"mode": "replace", "human_floor": 0.0,
+                                                          "synthetic_cap": 1.0}}}}
 
 
 def ensure_inbox() -> list[str]:

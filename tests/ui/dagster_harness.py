@@ -34,7 +34,10 @@ CHROMIUM = Path(os.environ.get("ANCHORMIX_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-quic", "--disable-gpu"]
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-REPLACE_RUN_CONFIG = {"ops": {"mix_candidate": {"config": {"mode": "replace"}}}}
+# Night 2 as a team might run it once from the Launchpad, trusting tonight's generator output: replace,
+# no human floor and no synthetic cap. The ratio policy no longer stands in the way; the diversity gate must.
+REPLACE_RUN_CONFIG = {"ops": {"mix_candidate": {"config": {"mode": "replace", "human_floor": 0.0,
+                                                          "synthetic_cap": 1.0}}}}
 SCREENSHOTS = REPO / "screenshots"
 
 
