@@ -695,10 +695,13 @@ def sample_mix(
     notes = []
     if feasible and n < policy.target_size:
         n_h = int((p.group == "human").sum())
-        notes.append(
-            f"mix has {n} of target {policy.target_size} records: the largest size meeting the floors and caps "
-            f"with {n_h} eligible human records (human_floor {policy.human_floor})"
-        )
+        if f.size > n:
+            why = (f"every record that may enter did: {len(p.frame)} eligible ({policy.mode}), of which the synthetic "
+                   "ones only fill under-represented baseline clusters")
+        else:
+            why = (f"the largest size meeting the floors and caps with {n_h} eligible human records "
+                   f"(human_floor {policy.human_floor})")
+        notes.append(f"mix has {n} of target {policy.target_size} records: {why}")
     notes += _cap_notes(p, policy, held_reasons)
     notes += _refresh_notes(p, policy, f, held_reasons, added, current_drop)
     return MixResult(
