@@ -51,6 +51,10 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
     from anchormix.publish.atomic import next_generation, publish_generation
     from anchormix.publish.datacard import render_data_card
 
+    from anchormix.publish.reconcile import commit_publication, reconcile
+
+    # A publish killed after its rename but before the store commit left the disk ahead of the store.
+    reconcile(con, published_root)
     candidate = check_publishable(con, drop)
     fp = candidate["fingerprint"]
     done = con.execute("SELECT generation, path FROM publications WHERE fingerprint = ?", [fp]).fetchone()
@@ -89,12 +93,6 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
     }
     path = publish_generation(published_root, generation, records, manifest=manifest, card_markdown=card_md,
                               plots=plots, name=dataset_name, license=license)
-    con.execute("BEGIN TRANSACTION")
-    con.execute("INSERT INTO publications (generation, fingerprint, drop, path, n_records) VALUES (?, ?, ?, ?, ?)",
-                [generation, fp, drop, str(path), len(records)])
-    con.executemany("INSERT INTO published_records VALUES (?, ?)", [(generation, rid) for rid in records["id"]])
-    con.execute("UPDATE metrics_history SET published = true, generation = ? WHERE fingerprint = ?", [generation, fp])
-    con.execute("UPDATE record_states SET state = 'published' WHERE fingerprint = ? AND state = 'selected'", [fp])
-    con.execute("COMMIT")
+    commit_publication(con, generation, fp, drop, path, records["id"].tolist())
     return {"generation": generation, "path": str(path), "fingerprint": fp, "n_records": len(records),
             "card": card_md, "already_published": False}
