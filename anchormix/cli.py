@@ -31,22 +31,20 @@ def cmd_demo_inbox(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    import duckdb
-
     from anchormix.lineage import explain
+    from anchormix.store import connect_store
 
-    with duckdb.connect(str(_settings().paths.store), read_only=True) as con:
+    with connect_store(_settings().paths.store, read_only=True) as con:
         result = explain(args.record_id, con)
     print(result.summary())
     return 0 if result.raw or result.quarantine else 1
 
 
 def cmd_summary(args) -> int:
-    import duckdb
-
     from anchormix.report import drop_summary, format_summary
+    from anchormix.store import connect_store
 
-    with duckdb.connect(str(_settings().paths.store), read_only=True) as con:
+    with connect_store(_settings().paths.store, read_only=True) as con:
         drops = [args.drop] if args.drop else [r[0] for r in con.execute(
             "SELECT DISTINCT drop FROM candidates ORDER BY drop").fetchall()]
         for drop in drops:

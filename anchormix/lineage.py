@@ -73,8 +73,9 @@ def explain(record_id: str, con: duckdb.DuckDBPyConnection | None = None) -> Exp
     """Trace ``record_id`` through every stage. Without ``con`` it opens the configured store read-only."""
     if con is None:
         from anchormix.config import load_settings
+        from anchormix.store import connect_store
 
-        with duckdb.connect(str(load_settings().paths.store), read_only=True) as own:
+        with connect_store(load_settings().paths.store, read_only=True) as own:
             return explain(record_id, own)
     return Explanation(
         record_id=record_id,

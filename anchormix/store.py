@@ -13,6 +13,11 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingested_files (
     path VARCHAR PRIMARY KEY, sha256 VARCHAR, drop VARCHAR, n_rows INTEGER,
     n_loaded INTEGER, n_quarantined INTEGER, ingested_at TIMESTAMP DEFAULT now());
+-- Added later, so stores made before them gain them: the file's size, and what of it could not be
+-- read into rows (n_rows = n_loaded + n_quarantined always; NULL when the file was not opened).
+ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS n_bytes BIGINT;
+ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS n_unread_rows BIGINT;
+ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS n_unread_bytes BIGINT;
 CREATE TABLE IF NOT EXISTS raw_records (
     id VARCHAR PRIMARY KEY, drop VARCHAR, file VARCHAR, line INTEGER, url VARCHAR,
     fetched_at VARCHAR, text VARCHAR, source VARCHAR, metadata VARCHAR, manifest VARCHAR,
@@ -58,6 +63,50 @@ CREATE TABLE IF NOT EXISTS metrics_history (
     published BOOLEAN, recorded_at TIMESTAMP DEFAULT now());
 CREATE SEQUENCE IF NOT EXISTS record_seq;
 """
+
+
+STORE_TIMEOUT_ENV = "ANCHORMIX_STORE_TIMEOUT"
+DEFAULT_STORE_TIMEOUT_S = 900.0
+
+
+class StoreBusy(RuntimeError):
+    """Another process held the store for longer than the wait allowed."""
+
+
+def connect_store(path, read_only: bool = False, timeout_s: float | None = None,
+                  poll_s: float = 0.5) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB store, waiting while another process holds its lock.
+
+    DuckDB lets one process write a file, and refuses even a read-only open
+    while another process writes it. A second nightly run, or ``anchormix
+    summary`` during a run, therefore waits here (``timeout_s``, default
+    ``$ANCHORMIX_STORE_TIMEOUT`` or 900 s) instead of failing at once, and
+    then fails with a message that says who holds the store.
+    """
+    import os
+    import time
+
+    if timeout_s is None:
+        timeout_s = float(os.environ.get(STORE_TIMEOUT_ENV, DEFAULT_STORE_TIMEOUT_S))
+    deadline = time.monotonic() + timeout_s
+    announced = False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                holder = str(exc).split("Conflicting lock is held in", 1)[-1].strip()
+                raise StoreBusy(
+                    f"the store {path} is in use by another process ({holder}); waited {timeout_s:.0f} s. Let the "
+                    f"running job finish, or set {STORE_TIMEOUT_ENV} to wait longer") from None
+            if not announced:
+                import sys
+
+                print(f"waiting for the store {path}: another process holds it", file=sys.stderr)
+                announced = True
+            time.sleep(poll_s)
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -10,7 +10,7 @@ from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
 from anchormix.embed import EmbeddingSettings
-from anchormix.store import init_schema
+from anchormix.store import connect_store, init_schema
 from pipelines.settings import SETTINGS
 
 # Steps that touch DuckDB share this pool; dagster.yaml limits it to one slot
@@ -26,10 +26,13 @@ def duckdb_resource() -> DuckDBResource:
 
 @contextmanager
 def open_store(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection with the schema in place."""
-    with resource.get_connection() as con:
+    """A connection with the schema in place, waiting while another process holds the store."""
+    con = connect_store(resource.database)
+    try:
         init_schema(con)
         yield con
+    finally:
+        con.close()
 
 
 class EmbeddingResource(ConfigurableResource):

@@ -103,16 +103,14 @@ def collapse_settings(root: Path, mode: str):
 
 def run_collapse(root: Path, mode: str, generations: int = 5, fresh_human_per_night: int = 0) -> dict[int, dict]:
     """Curate every generation's drop under ``mode``; returns runner results by generation."""
-    import duckdb
-
     from anchormix.runner import curate_drop, pin_baseline, run_drop
-    from anchormix.store import init_schema
+    from anchormix.store import connect_store, init_schema
 
     settings = collapse_settings(root, mode)
     drops = write_collapse_inbox(settings.paths.inbox, settings.paths.registry, generations=generations,
                                  fresh_human_per_night=fresh_human_per_night)
     results = {}
-    with duckdb.connect(str(settings.paths.store)) as con:
+    with connect_store(settings.paths.store) as con:
         init_schema(con)
         curate_drop(con, drops.drops[0], settings)
         pin_baseline(con, drops.drops[0], settings)
