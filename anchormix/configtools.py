@@ -7,6 +7,7 @@ classmethod built from these helpers. Unknown keys are rejected too: a typo in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -37,7 +38,11 @@ def take_number(
     hi: float | None = None,
     integer: bool = False,
 ) -> Any:
-    """Read a number, check its type and bounds (inclusive)."""
+    """Read a finite number, check its type and bounds (inclusive).
+
+    TOML allows ``nan`` and ``inf``; both are refused, since every comparison
+    with NaN is false and a bound check would let it through.
+    """
     key = _key(prefix, name)
     if name not in data:
         if default is _MISSING:
@@ -46,6 +51,8 @@ def take_number(
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(key, f"must be a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
     if integer:
         if isinstance(value, float) and not value.is_integer():
             raise ConfigError(key, f"must be an integer, got {value!r}")
@@ -58,7 +65,7 @@ def take_number(
 
 
 def take_fraction(data: Mapping[str, Any], name: str, prefix: str, default: Any = _MISSING) -> float:
-    """Read a number in [0, 1]."""
+    """Read a finite number in [0, 1]."""
     return float(take_number(data, name, prefix, default, lo=0.0, hi=1.0))
 
 

@@ -1,39 +1,74 @@
-"""Inbox readers: JSONL (plain or .gz), Parquet and CSV.
+"""Inbox readers: JSONL (plain or .gz), Parquet and CSV. The public entry point.
 
-Each reader yields ``(line, row_dict | None, error | None)`` so that one bad row
-never stops the good rows of the same file. ``line`` is 1-based: the physical
-line for JSONL and CSV (the header is line 1), the row index + 1 for Parquet.
+:func:`read_file` picks a reader by suffix and validates every row it yields
+into a :class:`FileLoad`: each row seen is loaded or quarantined with a reason,
+so no input may crash a drop or lose rows unseen. A part of a file that could
+not be read at all (a corrupt or truncated gzip, the size cap, a corrupt
+Parquet row group) is one quarantine row of its own whose reason says how many
+bytes or rows were not read. The readers themselves live in
+:mod:`anchormix.ingest`, one job per module; the names other code uses are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from anchormix.configtools import reject_unknown, take_number
+from anchormix.errors import ConfigError
+from anchormix.ingest.csv_reader import read_csv
+from anchormix.ingest.jsonl_reader import read_jsonl
+from anchormix.ingest.line_reader import LineReader
+from anchormix.ingest.parquet_reader import read_parquet
+from anchormix.ingest.raw_rows import RawRow, Unread
+from anchormix.ingest.regular_file import NotRegularFile, file_kind, open_regular
+from anchormix.ingest.row_checks import row_problem
+from anchormix.ingest.safe_text import clean_text, clip
+from anchormix.ingest.strict_json import parse_json
 from anchormix.records import InvalidRow, Record, validate_row
 
-SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson", ".parquet", ".csv")
+__all__ = [
+    "JSONL_SUFFIXES", "MAX_LINE_BYTES", "SUPPORTED_SUFFIXES", "FileLoad", "IngestSettings", "LineReader",
+    "NotRegularFile", "Quarantined", "RawRow", "clean_text", "file_kind", "is_inbox_file", "load_file",
+    "open_regular", "parse_json", "read_csv", "read_file", "read_jsonl", "read_parquet", "row_problem",
+]
 
-RawRow = tuple[int, dict[str, Any] | None, str | None]
+SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson", ".parquet", ".csv")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".json.gz")
+MAX_LINE_BYTES = 2**31 - 1  # csv.field_size_limit takes a C long
 
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """``[ingest]``: limits applied when reading inbox files."""
+    """``[ingest]``: limits applied when reading inbox files.
+
+    ``max_line_bytes`` defaults to four times ``max_text_bytes`` (JSON escapes
+    can quadruple a text); ``max_decompressed_bytes`` caps the bytes read from
+    one file after decompression (plain files count their own bytes).
+    """
 
     max_text_bytes: int = 200_000
+    max_line_bytes: int | None = None
+    max_decompressed_bytes: int = 1 << 30
+
+    def __post_init__(self) -> None:
+        if self.max_line_bytes is None:
+            object.__setattr__(self, "max_line_bytes", min(4 * self.max_text_bytes, MAX_LINE_BYTES))
 
     @classmethod
     def from_mapping(cls, data: dict, prefix: str = "ingest") -> "IngestSettings":
-        reject_unknown(data, ["max_text_bytes"], prefix)
-        return cls(max_text_bytes=take_number(data, "max_text_bytes", prefix, 200_000, lo=1, integer=True))
+        reject_unknown(data, ["max_text_bytes", "max_line_bytes", "max_decompressed_bytes"], prefix)
+        text = take_number(data, "max_text_bytes", prefix, 200_000, lo=1, hi=MAX_LINE_BYTES, integer=True)
+        line = take_number(data, "max_line_bytes", prefix, min(4 * text, MAX_LINE_BYTES), lo=1, hi=MAX_LINE_BYTES,
+                           integer=True)
+        if line < text:
+            raise ConfigError(f"{prefix}.max_line_bytes", f"must be >= {prefix}.max_text_bytes ({text}), got {line}")
+        total = take_number(data, "max_decompressed_bytes", prefix, 1 << 30, lo=1, hi=2**53, integer=True)
+        return cls(max_text_bytes=text, max_line_bytes=line, max_decompressed_bytes=total)
 
 
 @dataclass(frozen=True)
@@ -47,114 +82,87 @@ class Quarantined:
     excerpt: str
 
 
+@dataclass
+class FileLoad:
+    """One file's outcome. Every row seen is loaded or quarantined; a part that
+    could not be read at all is one quarantine row, and ``unread_rows`` /
+    ``unread_bytes`` say how much it held (bytes after the fault on disk plus
+    decompressed bytes of a line cut off by it)."""
+
+    file: str
+    good: list[tuple[int, Record]] = field(default_factory=list)
+    bad: list[Quarantined] = field(default_factory=list)
+    unread_rows: int = 0
+    unread_bytes: int = 0
+
+    @property
+    def rows_seen(self) -> int:
+        return len(self.good) + len(self.bad)
+
+
 def is_inbox_file(path: Path) -> bool:
     """True when ``path`` has a suffix one of the readers understands."""
     return path.name.endswith(SUPPORTED_SUFFIXES)
 
 
-def _decode_lines(binary: io.BufferedIOBase) -> Iterator[tuple[int, str | None, str | None]]:
-    for number, raw in enumerate(binary, start=1):
-        try:
-            yield number, raw.decode("utf-8"), None
-        except UnicodeDecodeError as exc:
-            yield number, None, f"invalid_utf8: byte {exc.start} of the line"
-
-
-def read_jsonl(path: Path) -> Iterator[RawRow]:
-    """Rows of a JSON-lines file; blank lines are skipped, not quarantined."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        try:
-            for number, text, error in _decode_lines(handle):
-                if error:
-                    yield number, None, error
-                    continue
-                if not text.strip():
-                    continue
-                try:
-                    yield number, json.loads(text), None
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"bad_json: {exc.msg} at column {exc.colno}"
-        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
-            yield -1, None, f"unreadable_file: {exc}"
-
-
-def read_csv(path: Path) -> Iterator[RawRow]:
-    """Rows of a CSV file with a header; ``metadata``/``manifest`` cells may hold JSON."""
-    with open(path, "rb") as handle:
-        lines = list(_decode_lines(handle))
-    bad = {number: error for number, _, error in lines if error}
-    for number, error in bad.items():
-        yield number, None, error
-    good = [(number, text) for number, text, error in lines if not error]
-    if not good:
-        return
-    # The csv module tracks physical lines itself, so multi-line quoted cells keep
-    # the line where their row starts.
-    reader = csv.DictReader(io.StringIO("".join(text for _, text in good), newline=""))
-    line_of = [number for number, _ in good]
-    start = 2
-    try:
-        for row in reader:
-            first = line_of[min(start - 1, len(line_of) - 1)]
-            start = reader.line_num + 1
-            if None in row:
-                yield first, None, "bad_csv: more cells than header columns"
-                continue
-            parsed: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
-            for name in ("metadata", "manifest"):
-                if isinstance(parsed.get(name), str):
-                    try:
-                        parsed[name] = json.loads(parsed[name])
-                    except json.JSONDecodeError:
-                        yield first, None, f"bad_json: {name} cell is not JSON"
-                        break
-            else:
-                yield first, parsed, None
-    except csv.Error as exc:
-        yield line_of[min(reader.line_num, len(line_of) - 1)], None, f"bad_csv: {exc}"
-
-
-def read_parquet(path: Path) -> Iterator[RawRow]:
-    """Rows of a Parquet file, one record batch at a time."""
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        yield -1, None, f"unreadable_file: {exc}"
-        return
-    number = 0
-    for batch in parquet.iter_batches(batch_size=10_000):
-        for row in batch.to_pylist():
-            number += 1
-            yield number, row, None
-
-
-def read_rows(path: Path) -> Iterator[RawRow]:
-    """Dispatch on suffix to the right reader."""
-    name = path.name
-    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".json.gz")):
-        return read_jsonl(path)
+def _reader(name: str):
+    if name.endswith(JSONL_SUFFIXES):
+        return read_jsonl
     if name.endswith(".parquet"):
-        return read_parquet(path)
+        return read_parquet
     if name.endswith(".csv"):
-        return read_csv(path)
-    raise ValueError(f"{path}: unsupported inbox file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        return read_csv
+    raise ValueError(f"{name}: unsupported inbox file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+
+
+def read_file(handle: BinaryIO, file: str, settings: IngestSettings, name: str | None = None) -> FileLoad:
+    """Read and validate one open inbox file into a :class:`FileLoad`; never raises for bad content.
+
+    ``file`` is what quarantine rows show; ``name`` (default ``file``) picks the reader by suffix.
+    """
+    load, unread = FileLoad(file=file), Unread()
+    rows = _reader(name or file)(handle, name or file, settings, unread)
+    line = 0
+    try:
+        for line, row, error in rows:
+            if error is None and isinstance(row, dict):
+                error = row_problem(row)
+            if error is None:
+                try:
+                    load.good.append((line, validate_row(row, settings.max_text_bytes)))
+                    continue
+                except InvalidRow as exc:
+                    error = exc.reason
+                except RecursionError:
+                    error = "bad_json: nested too deep"
+                except (TypeError, ValueError, OverflowError) as exc:
+                    error = f"bad_value: {type(exc).__name__}: {clip(str(exc))}"
+            load.bad.append(Quarantined(file, line, clean_text(error), _record_id(row), _excerpt(row)))
+    except Exception as exc:  # a reader fault no branch above foresaw must not take the drop down
+        lost = max(0, os.fstat(handle.fileno()).st_size - handle.tell())
+        unread.bytes += lost
+        reason = f"truncated_file: reading stopped ({type(exc).__name__}: {clip(str(exc))}); {lost} bytes unread"
+        load.bad.append(Quarantined(file, line + 1, reason, None, ""))
+    load.unread_rows, load.unread_bytes = unread.rows, unread.bytes
+    return load
+
+
+def _record_id(row: Any) -> str | None:
+    value = row.get("id") if isinstance(row, dict) else None
+    return clean_text(value) if isinstance(value, str) else None
+
+
+def _excerpt(row: Any) -> str:
+    if row is None:
+        return ""
+    try:
+        return json.dumps(row, default=str)[:200]  # ensure_ascii: escapes, never raw bytes
+    except (RecursionError, ValueError, TypeError):
+        return ""
 
 
 def load_file(path: Path, settings: IngestSettings) -> tuple[list[tuple[int, Record]], list[Quarantined]]:
     """Read and validate one inbox file into good records and quarantined rows."""
-    good: list[tuple[int, Record]] = []
-    bad: list[Quarantined] = []
-    for line, row, error in read_rows(path):
-        if error is None:
-            try:
-                good.append((line, validate_row(row, settings.max_text_bytes)))
-                continue
-            except InvalidRow as exc:
-                error = exc.reason
-        record_id = row.get("id") if isinstance(row, dict) and isinstance(row.get("id"), str) else None
-        excerpt = json.dumps(row, default=str)[:200] if row is not None else ""
-        bad.append(Quarantined(str(path), line, error, record_id, excerpt))
-    return good, bad
+    with open_regular(path) as handle:
+        load = read_file(handle, str(path), settings, name=path.name)
+    return load.good, load.bad

@@ -150,6 +150,7 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
         return max(1, int(round(count * scale)))
 
     from anchormix.provenance.manifest import generate_keypair, sign_text
+    from anchormix.provenance.sign_cli import write_private_key
 
     rng = random.Random(seed)
     if nights is None:
@@ -169,7 +170,7 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
 
     keys_dir.mkdir(parents=True, exist_ok=True)
     private_pem, public_b64 = generate_keypair()
-    (keys_dir / f"{DEMO_KEY_ID}.pem").write_bytes(private_pem)
+    write_private_key(keys_dir / f"{DEMO_KEY_ID}.pem", private_pem, replace=True)
     registry_path.parent.mkdir(parents=True, exist_ok=True)
     registry_path.write_text(_registry_toml({d: docs[0].license for d, docs in packages.items()}, public_b64))
 

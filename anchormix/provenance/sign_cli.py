@@ -5,7 +5,8 @@
         --creator C --digital-source-type T IN.jsonl OUT.jsonl
 
 ``keygen`` writes ``DIR/<ID>.pem`` (private, mode 0600) and prints the
-registry snippet holding the public key. ``sign`` adds a ``manifest`` field to
+registry snippet holding the public key; ``ID`` must be a plain name that
+stays inside ``DIR`` (no path separator, ``..`` or absolute path). ``sign`` adds a ``manifest`` field to
 every JSONL record, over the hash of its normalized ``text``; capture time is
 the record's ``fetched_at`` when present, else now (UTC).
 """
@@ -39,16 +40,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_key_id(key_id: str) -> None:
+    """Raise ValueError unless ``key_id`` names a file directly inside ``--out``.
+
+    The key id becomes the file name ``<key_id>.pem``: a separator, ``..`` or an
+    absolute path would write the private key somewhere else.
+    """
+    bad = ("/", "\\", "\0") + ((os.sep, os.altsep) if os.altsep else (os.sep,))
+    if key_id in ("", ".", "..") or any(c in key_id for c in bad) or os.path.isabs(key_id):
+        raise ValueError(f"--key-id {key_id!r} must be a plain name (no path separator, '..' or absolute path): "
+                         "it names the key file <key-id>.pem inside --out")
+
+
+def write_private_key(path: Path, private_pem: bytes, *, replace: bool = False) -> None:
+    """Write a private key readable by its owner only (mode 0600, whatever the umask).
+
+    Without ``replace`` an existing file is an error, never overwritten.
+    """
+    if replace:
+        path.unlink(missing_ok=True)  # a new file, so an old one's wider mode cannot carry over
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(private_pem)
+
+
 def keygen(out: Path, key_id: str) -> str:
-    """Write ``out/<key_id>.pem`` and return the registry snippet for its public key."""
+    """Write ``out/<key_id>.pem`` (mode 0600) and return the registry snippet for its public key."""
+    check_key_id(key_id)
     private_pem, public_b64 = generate_keypair()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{key_id}.pem"
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise FileExistsError(f"{path} exists; refusing to overwrite a private key")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private_pem)
+    write_private_key(path, private_pem)
     return f'public_keys = [ {{ key_id = "{key_id}", ed25519 = "{public_b64}" }} ]'
 
 

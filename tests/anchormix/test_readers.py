@@ -37,7 +37,8 @@ def test_each_malformed_kind_is_quarantined_with_its_reason(tmp_path, rows):
     ]
     path = tmp_path / "drop.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    good, bad = load_file(path, IngestSettings(max_text_bytes=len(rows[5]["text"].encode()) * 10))
+    limit = len(rows[5]["text"].encode()) * 10
+    good, bad = load_file(path, IngestSettings(max_text_bytes=limit, max_line_bytes=limit * 10))
     assert [line for line, _ in good] == [1, 10]
     reasons = {q.line: q.reason.split(":")[0] for q in bad}
     assert reasons == {2: "bad_json", 3: "missing_field", 4: "wrong_type", 5: "invalid_utf8",
@@ -90,5 +91,5 @@ def test_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path, rows):
     data = gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode())
     path.write_bytes(data[: len(data) // 2])
     good, bad = load_file(path, IngestSettings())
-    assert bad and bad[-1].reason.startswith("unreadable_file")
-    assert all(r.id.startswith("r") for _, r in good)
+    assert bad and bad[-1].reason.startswith("truncated_file")
+    assert good and all(r.id.startswith("r") for _, r in good)
