@@ -53,6 +53,40 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_files(args) -> int:
+    from anchormix.store import connect_store
+
+    with connect_store(_settings().paths.store, read_only=True) as con:
+        rows = con.execute(
+            "SELECT path, n_rows, n_loaded, n_quarantined, coalesce(n_retracted, 0), superseded_by FROM ingested_files "
+            "WHERE drop = ? ORDER BY path", [args.drop]).fetchall()
+    for path, seen, loaded, bad, retracted, by in rows:
+        state = f"retracted {retracted}, superseded by {by}" if by else "live"
+        print(f"{path}: rows {seen} = loaded {loaded} + quarantined {bad}; {state}")
+    return 0 if rows else 1
+
+
+def cmd_retract(args) -> int:
+    from anchormix.stages.ingest import display_path
+    from anchormix.stages.retract import live_versions, retract_file
+    from anchormix.store import connect_store, init_schema
+
+    settings = _settings()
+    display = display_path(Path(args.file).resolve()) if Path(args.file).exists() else args.file
+    with connect_store(settings.paths.store) as con:
+        init_schema(con)
+        versions = live_versions(con, args.drop, display)
+        if not versions:
+            print(f"no live version of {display} in drop {args.drop} (see `anchormix files {args.drop}`)",
+                  file=sys.stderr)
+            return 1
+        n = sum(len(retract_file(con, args.drop, key, display, None, f"retracted by hand: {args.reason}"))
+                for key in versions)
+    print(f"retracted {n} records of {display}; published generations are unchanged. Re-run the drop "
+          f"(`make run DROP={args.drop}`) to build a candidate without them.")
+    return 0
+
+
 def cmd_sign(args) -> int:
     from anchormix.provenance.sign_cli import main as sign_main
 
@@ -72,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("drop", nargs="?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("files", help="every file version of a drop: rows seen, loaded, quarantined, retracted")
+    p.add_argument("drop")
+    p.set_defaults(func=cmd_files)
+    p = sub.add_parser("retract", help="retract the records of one ingested file (the file may stay in the inbox)")
+    p.add_argument("drop")
+    p.add_argument("file", help="the file's path as ingested (see `anchormix files DROP`)")
+    p.add_argument("--reason", default="no reason given")
+    p.set_defaults(func=cmd_retract)
     p = sub.add_parser("sign", help="sign records / make keys (see `anchormix sign -- --help`)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sign)

@@ -71,7 +71,7 @@ def format_summary(summary: dict) -> str:
     if summary["candidate"] is None:
         return f"drop {drop}: no candidate mix was built"
     c = summary["conservation"]
-    states = ", ".join(f"{k} {c[k]}" for k in ("published", "selected", "held", "filtered", "duplicate",
+    states = ", ".join(f"{k} {c[k]}" for k in ("published", "selected", "held", "filtered", "duplicate", "retracted",
                                                   "quarantined") if c.get(k))
     ok = "holds" if c["records_in"] == c["terminal_total"] else "BROKEN"
     lines = [

@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS metrics_history (
     generation INTEGER, fingerprint VARCHAR, drop VARCHAR, metric VARCHAR, value DOUBLE,
     published BOOLEAN, recorded_at TIMESTAMP DEFAULT now());
 CREATE SEQUENCE IF NOT EXISTS record_seq;
+-- Rows of a file version that was corrected or removed: a terminal state of their own, kept whole.
+CREATE TABLE IF NOT EXISTS retracted_records (
+    id VARCHAR, drop VARCHAR, file VARCHAR, line INTEGER, url VARCHAR, fetched_at VARCHAR, text VARCHAR,
+    source VARCHAR, metadata VARCHAR, manifest VARCHAR, media_path VARCHAR, seq BIGINT,
+    superseded_by VARCHAR, reason VARCHAR, retract_seq BIGINT, retracted_at TIMESTAMP DEFAULT now());
+ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;
+ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS n_retracted BIGINT;
 """
 
 
@@ -115,8 +122,10 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def watermark(con: duckdb.DuckDBPyConnection, drop: str) -> int:
-    """A number that changes whenever records for drops <= ``drop`` are added."""
-    row = con.execute("SELECT coalesce(max(seq), 0) FROM raw_records WHERE drop <= ?", [drop]).fetchone()
+    """A number that changes whenever records for drops <= ``drop`` are added or retracted."""
+    row = con.execute(
+        "SELECT greatest((SELECT coalesce(max(seq), 0) FROM raw_records WHERE drop <= $d), "
+        "(SELECT coalesce(max(retract_seq), 0) FROM retracted_records WHERE drop <= $d))", {"d": drop}).fetchone()
     return int(row[0])
 
 

@@ -2,6 +2,9 @@
 ``quarantine`` with file, line and reason. Files are keyed by content hash, so a
 file ingested once (under any name) adds nothing the second time.
 
+A file that changed under the same name is a correction, and a file removed
+from the drop retracts its rows (:mod:`anchormix.stages.retract`).
+
 Every entry of a drop folder is accounted for in ``ingested_files``: rows seen
 (= loaded + quarantined), and what could not be read (``n_unread_rows``,
 ``n_unread_bytes``). An entry that must not be read at all (a FIFO, device or
@@ -22,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from anchormix.provenance.media import admit_media_path
+from anchormix.stages.retract import live_versions, retract_file, retract_removed
 from anchormix.readers import (
     FileLoad, IngestSettings, Quarantined, clean_text, file_kind, is_inbox_file, open_regular, read_file,
 )
@@ -42,6 +46,7 @@ class IngestReport:
     unread_rows: int = 0
     unread_bytes: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    retracted: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,12 @@ def _reason_code(reason: str) -> str:
 def ingest_drop(con: duckdb.DuckDBPyConnection, inbox: Path, drop: str, settings: IngestSettings) -> IngestReport:
     """Load every not-yet-ingested file of ``inbox/drop``; returns what happened."""
     report = IngestReport(drop=drop)
+    entries = scan_drop(inbox, drop)
+    # A file that left the inbox takes its rows back (terminal state `retracted`).
+    for display, n in retract_removed(con, drop, {e.display for e in entries if e.problem is None}).items():
+        report.retracted[display] = n
     known_ids = {row[0] for row in con.execute("SELECT id FROM raw_records").fetchall()}
-    for entry in scan_drop(inbox, drop):
+    for entry in entries:
         problem, sha, size = entry.problem, None, None
         if problem is None:
             try:
@@ -136,6 +145,13 @@ def ingest_drop(con: duckdb.DuckDBPyConnection, inbox: Path, drop: str, settings
                         continue
                     handle.seek(0)
                     load = read_file(handle, entry.display, settings, name=entry.path.name)
+                    # A changed file under a known name is a correction: the old version's rows are
+                    # retracted first, so the new version may reuse their ids.
+                    for old in live_versions(con, drop, entry.display):
+                        gone = retract_file(con, drop, old, entry.display, _new_key(con, entry.display, sha),
+                                            "corrected: the file changed")
+                        known_ids.difference_update(gone)
+                        report.retracted[entry.display] = report.retracted.get(entry.display, 0) + len(gone)
             except OSError as exc:  # vanished, or swapped for a FIFO, since the scan
                 problem = str(exc) if exc.strerror is None else f"unreadable_file: {exc.strerror}"
         if problem is not None:
@@ -182,12 +198,16 @@ def _tagged(display: str, tag: str) -> str:
     return f"{display} [{tag}]"
 
 
-def _store(con: duckdb.DuckDBPyConnection, drop: str, display: str, sha: str | None, size: int | None,
-           load: FileLoad, rows: list[tuple], problem: str | None) -> None:
+def _new_key(con: duckdb.DuckDBPyConnection, display: str, tag: str) -> str:
     # ingested_files is keyed by path: a file changed in place, or replaced by
     # a FIFO, is a second entry under a tagged key instead of a key clash.
     taken = con.execute("SELECT count(*) FROM ingested_files WHERE path = ?", [display]).fetchone()[0]
-    key = _tagged(display, sha[:16] if sha else _reason_code(problem or "")) if taken else display
+    return _tagged(display, tag[:16]) if taken else display
+
+
+def _store(con: duckdb.DuckDBPyConnection, drop: str, display: str, sha: str | None, size: int | None,
+           load: FileLoad, rows: list[tuple], problem: str | None) -> None:
+    key = _new_key(con, display, sha if sha else _reason_code(problem or ""))
     unread_bytes = load.unread_bytes if problem is None else None
     con.execute("BEGIN TRANSACTION")
     try:

@@ -1,8 +1,8 @@
 """Terminal states: every record in ends in exactly one state for a candidate.
 
-``records_in`` is counted independently of the states (raw rows plus quarantined
-rows), so a record that a stage silently dropped shows up as ``unaccounted`` and
-breaks the conservation expectation instead of vanishing.
+``records_in`` is counted independently of the states, from the per-file tallies
+ingest kept of what it read, so a record that a stage silently dropped shows up
+as ``unaccounted`` and breaks the conservation expectation instead of vanishing.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ STATE_SQL = """
     GROUP BY ALL
     UNION ALL
     SELECT 'quarantined', split_part(reason, ':', 1), count(*) FROM quarantine WHERE drop <= $drop GROUP BY ALL
+    UNION ALL
+    SELECT 'retracted', coalesce('superseded by ' || superseded_by, reason), count(*) FROM retracted_records
+    WHERE drop <= $drop GROUP BY ALL
 """
 
 
@@ -45,10 +48,10 @@ def terminal_states(con: duckdb.DuckDBPyConnection, drop: str, fingerprint: str)
 
 
 def records_in(con: duckdb.DuckDBPyConnection, drop: str) -> int:
-    """Rows that entered the pipeline through ``drop`` (loaded plus quarantined)."""
-    loaded = con.execute("SELECT count(*) FROM raw_records WHERE drop <= ?", [drop]).fetchone()[0]
-    bad = con.execute("SELECT count(*) FROM quarantine WHERE drop <= ?", [drop]).fetchone()[0]
-    return int(loaded + bad)
+    """Rows that entered the pipeline through ``drop``, counted from what ingest read: every file version's
+    rows seen (loaded plus quarantined), including versions since corrected or removed."""
+    row = con.execute("SELECT coalesce(sum(n_rows), 0) FROM ingested_files WHERE drop <= ?", [drop]).fetchone()
+    return int(row[0])
 
 
 def conservation_frame(con: duckdb.DuckDBPyConnection, drop: str, fingerprint: str) -> pd.DataFrame:
@@ -57,7 +60,7 @@ def conservation_frame(con: duckdb.DuckDBPyConnection, drop: str, fingerprint: s
         "SELECT state, sum(n) FROM record_states WHERE fingerprint = ? GROUP BY state", [fingerprint]
     ).fetchall()
     by_state = {state: int(n) for state, n in states}
-    terminal = ("published", "selected", "held", "filtered", "duplicate", "quarantined")
+    terminal = ("published", "selected", "held", "filtered", "duplicate", "quarantined", "retracted")
     row = {"records_in": records_in(con, drop)}
     row.update({state: by_state.get(state, 0) for state in terminal})
     row["unaccounted"] = by_state.get("unaccounted", 0)

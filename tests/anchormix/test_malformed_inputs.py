@@ -473,8 +473,10 @@ def _check_conservation(con) -> None:
     for path, seen, loaded, quarantined in files:
         assert seen == loaded + quarantined, path
     n_records = con.execute("SELECT count(*) FROM raw_records").fetchone()[0]
+    n_retracted = con.execute("SELECT count(*) FROM retracted_records").fetchone()[0]
     n_quarantine = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-    assert sum(f[2] for f in files) == n_records and sum(f[3] for f in files) == n_quarantine
+    # Rows loaded from a version since corrected or removed are retracted, not lost.
+    assert sum(f[2] for f in files) == n_records + n_retracted and sum(f[3] for f in files) == n_quarantine
 
 
 def test_there_are_at_least_forty_kinds():
@@ -766,14 +768,17 @@ def test_file_name_not_utf8_is_shown_backslash_escaped(tmp_path, con):
     assert bad[0].endswith("caf\\xe9-\\xff.jsonl")
 
 
-def test_a_file_changed_in_place_is_ingested_again_without_a_key_clash(tmp_path, con):
+def test_a_file_changed_in_place_is_a_correction_that_may_reuse_its_ids(tmp_path, con):
     folder = tmp_path / "inbox" / DROP
     folder.mkdir(parents=True)
     _jsonl(folder, "a.jsonl", [_line(_row("g1", 1))])
     _ingest(con, tmp_path / "inbox")
     _jsonl(folder, "a.jsonl", [_line(_row("g1", 1)), _line(_row("g2", 2))])
     report, _, loaded = _ingest(con, tmp_path / "inbox")
-    assert loaded == {"g1", "g2"} and report.reasons == {"duplicate_id": 1}
+    assert loaded == {"g1", "g2"} and report.reasons == {}
+    assert list(report.retracted.values()) == [1]
+    [(rid, by)] = con.execute("SELECT id, superseded_by FROM retracted_records").fetchall()
+    assert rid == "g1" and "a.jsonl [" in by  # the new version's key names it
     _check_conservation(con)
 
 

@@ -76,6 +76,15 @@ def history():
         day4 = (datetime.fromisoformat(night3) + timedelta(days=1)).date().isoformat()
         day5 = (datetime.fromisoformat(night3) + timedelta(days=2)).date().isoformat()
         out["empty_days"] = [run(day4), run(day5)]
+        # A correction: a file of night 1 comes back without its last record, and night 1 is run again
+        # up to the gates (publishing it would only add a generation; what matters is the candidate).
+        from pipelines.jobs import NIGHTLY_ASSETS
+
+        corrected = sorted((SETTINGS.paths.inbox / night1).glob("*.jsonl"))[0]
+        lines = corrected.read_text().splitlines(keepends=True)
+        out["corrected"] = {"file": corrected, "rows": len(lines), "removed": json.loads(lines[-1])["id"]}
+        corrected.write_text("".join(lines[:-1]))
+        out["correction_run"] = run(night1, selection=[a for a in NIGHTLY_ASSETS if a != "curated_mix"])
         yield out
 
 
@@ -98,9 +107,10 @@ def test_records_in_equal_the_sum_of_terminal_states(history):
         summary = drop_summary(con, history["night1"])
         loaded = con.execute("SELECT count(*) FROM raw_records WHERE drop = ?", [history["night1"]]).fetchone()[0]
     c = summary["conservation"]
-    assert c["records_in"] == c["terminal_total"] == loaded + c["quarantined"]
+    # Night 1 was corrected at the end of the history: its old file version's rows are retracted.
+    assert c["records_in"] == c["terminal_total"] == loaded + c["quarantined"] + c["retracted"]
     assert c["unaccounted"] == 0
-    assert c["published"] > 0 and c["duplicate"] > 0 and c["quarantined"] == 8
+    assert c["published"] + c["selected"] > 0 and c["duplicate"] > 0 and c["quarantined"] == 8
 
 
 def test_every_malformed_row_kind_is_quarantined_with_file_line_and_reason(history):
@@ -175,3 +185,28 @@ def test_the_diversity_check_emits_numeric_metadata_the_ui_plots(history):
         assert isinstance(meta[key], FloatMetadataValue), (key, meta.get(key))
     assert 0.0 <= meta["vendi_p"].value <= 1.0
     assert "healthy median" in meta["gates"].value
+
+
+def test_a_corrected_file_retracts_its_old_version_and_the_next_candidate_reflects_it(history):
+    from anchormix.report import drop_summary
+
+    fix = history["corrected"]
+    assert history["correction_run"].success
+    with _store() as con:
+        retracted = con.execute("SELECT id, superseded_by FROM retracted_records WHERE file = ?",
+                                [str(fix["file"])]).fetchall()
+        live = {r[0] for r in con.execute("SELECT id FROM raw_records WHERE file = ?", [str(fix["file"])]).fetchall()}
+        summary = drop_summary(con, history["night1"])
+        candidate = {r[0] for r in con.execute(
+            "SELECT id FROM candidate_records WHERE fingerprint = ?", [summary["candidate"]]).fetchall()}
+        gen1 = {r[0] for r in con.execute("SELECT id FROM published_records WHERE generation = 1").fetchall()}
+    # Every row of the old version is retracted, naming the version that superseded it; the correction
+    # reuses the other ids.
+    assert len(retracted) == fix["rows"] and all(str(fix["file"]) in by for _, by in retracted)
+    assert fix["removed"] not in live and len(live) > 0
+    assert fix["removed"] not in candidate
+    # The published generation is untouched.
+    manifest = json.loads((history["settings"].paths.published / "gen-000001" / "manifest.json").read_text())
+    assert fix["removed"] in {r["id"] for r in manifest["records"]} or fix["removed"] not in gen1
+    c = summary["conservation"]
+    assert c["retracted"] == fix["rows"] and c["records_in"] == c["terminal_total"] and c["unaccounted"] == 0
