@@ -94,7 +94,8 @@ def load_registry(path: str | Path) -> Registry:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(str(path), "registry file not found") from None
+        raise ConfigError("paths.registry", f"registry file {path} not found: create it (see the README's "
+                          "'Bring your own data') or point [paths] registry at yours") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
     reject_unknown(data, ["sources"], "")

@@ -88,3 +88,11 @@ def test_unknown_top_level_and_bad_toml(tmp_path):
     assert err.value.key == "source"
     with pytest.raises(ConfigError):
         load_registry(_write(tmp_path, "[sources.web\n"))
+
+
+def test_a_missing_registry_file_names_the_config_key(tmp_path):
+    from anchormix.errors import ConfigError
+    from anchormix.provenance.registry import load_registry
+
+    with pytest.raises(ConfigError, match=r"^paths\.registry: registry file .*missing\.toml not found"):
+        load_registry(tmp_path / "missing.toml")
