@@ -20,7 +20,7 @@ DEFAULT_CONFIG_NAME = "anchormix.toml"
 
 SECTIONS = (
     "paths", "ingest", "quality", "dedup", "embedding", "detector",
-    "diversity", "gates", "mix", "schedule",
+    "diversity", "gates", "mix", "schedule", "publish",
 )
 
 
@@ -90,6 +90,20 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class PublishSettings:
+    """``[publish]``: how generations are written. ``group_readable`` (true): dirs 0750 and files 0640."""
+
+    group_readable: bool = True
+
+    @classmethod
+    def from_mapping(cls, data: dict, prefix: str = "publish") -> "PublishSettings":
+        from anchormix.configtools import take_bool
+
+        reject_unknown(data, ["group_readable"], prefix)
+        return cls(group_readable=take_bool(data, "group_readable", prefix, True))
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -106,6 +120,7 @@ class Settings:
     mix: Any
     schedule: ScheduleSettings
     raw: dict
+    publish: PublishSettings = PublishSettings()
 
     def section(self, name: str) -> dict:
         """The raw mapping of one section (for run-config defaults)."""
@@ -139,6 +154,7 @@ def parse_settings(data: dict, root: Path, source_file: Path | None = None) -> S
         mix=MixPolicy.from_mapping(sections["mix"]),
         schedule=ScheduleSettings.from_mapping(sections["schedule"]),
         raw=data,
+        publish=PublishSettings.from_mapping(sections["publish"]),
     )
 
 

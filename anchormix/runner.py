@@ -60,7 +60,8 @@ def run_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, *, p
     out["refused"] = None
     if publish:
         try:
-            out["published"] = publish_drop(con, drop, settings.paths.published)
+            out["published"] = publish_drop(con, drop, settings.paths.published,
+                                             group_readable=settings.publish.group_readable)
         except PublishRefused as exc:
             out["refused"] = str(exc)
     return out

@@ -39,7 +39,7 @@ def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
     drop = context.partition_key
     with open_store(duckdb) as con:
         try:
-            result = publish_drop(con, drop, SETTINGS.paths.published)
+            result = publish_drop(con, drop, SETTINGS.paths.published, group_readable=SETTINGS.publish.group_readable)
         except PublishRefused as exc:
             raise Failure(description=f"Refusing to publish: {exc}") from exc
     metadata = {

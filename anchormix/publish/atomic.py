@@ -218,9 +218,18 @@ def _verify(tmp: Path, records: pd.DataFrame, shards: list[dict]) -> None:
     croissant_mod.validate_croissant(tmp / CROISSANT)
 
 
-def _write_latest(root: Path, generation: int) -> None:
+def _set_modes(tree: Path, group_readable: bool) -> None:
+    """Readers of a published generation are often a training job under another user of the same group."""
+    dir_mode, file_mode = (0o750, 0o640) if group_readable else (0o700, 0o600)
+    for path in sorted(tree.rglob("*")):
+        os.chmod(path, dir_mode if path.is_dir() else file_mode)
+    os.chmod(tree, dir_mode)
+
+
+def _write_latest(root: Path, generation: int, group_readable: bool = True) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{LATEST}-", dir=root)
     try:
+        os.fchmod(fd, 0o640 if group_readable else 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(generation_dir_name(generation) + "\n")
             fh.flush()
@@ -244,6 +253,7 @@ def publish_generation(
     name: str = "anchormix-mix",
     description: str | None = None,
     license: str = "See manifest.json: each source's own license applies to its records.",
+    group_readable: bool = True,
 ) -> Path:
     """Publish ``records`` as generation ``generation`` under ``root``; return its directory.
 
@@ -261,7 +271,9 @@ def publish_generation(
     manifest, shard sha256, JSON parses, mlcroissant validates), renames it
     into place, then atomically points ``LATEST`` at it. On any failure the
     temporary directory is removed and earlier generations and ``LATEST`` are
-    left as they were.
+    left as they were. ``group_readable`` (``[publish] group_readable``): the
+    generation is readable by the owner's group (dirs 0750, files 0640), else
+    by the owner only; temporary files are created 0600/0700 either way.
     """
     root = Path(root)
     target = generation_path(root, generation)
@@ -301,12 +313,13 @@ def publish_generation(
         for rel, data in plot_files.items():
             _write_bytes(tmp / rel, data)
         _verify(tmp, records, shards)
+        _set_modes(tmp, group_readable)
         _fsync_dir(tmp / DATA_DIR)
         _fsync_dir(tmp)
         os.rename(tmp, target)  # atomic; fails if a concurrent publisher got there first
         renamed = True
         _fsync_dir(root)
-        _write_latest(root, generation)
+        _write_latest(root, generation, group_readable)
     except BaseException:
         if renamed:
             # LATEST could not move: take the generation back out rather than leave

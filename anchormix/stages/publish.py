@@ -46,7 +46,7 @@ def _states_table(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFr
 
 
 def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path, dataset_name: str = "anchormix-mix",
-                 license: str = "mixed; see per-source licenses") -> dict:
+                 license: str = "mixed; see per-source licenses", group_readable: bool = True) -> dict:
     """Publish the gated candidate of ``drop`` as the next generation (idempotent per fingerprint)."""
     from anchormix.publish.atomic import next_generation, publish_generation
     from anchormix.publish.datacard import render_data_card
@@ -92,7 +92,7 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
         "terminal_states": states.to_dict(orient="records"),
     }
     path = publish_generation(published_root, generation, records, manifest=manifest, card_markdown=card_md,
-                              plots=plots, name=dataset_name, license=license)
+                              plots=plots, name=dataset_name, license=license, group_readable=group_readable)
     commit_publication(con, generation, fp, drop, path, records["id"].tolist())
     return {"generation": generation, "path": str(path), "fingerprint": fp, "n_records": len(records),
             "card": card_md, "already_published": False}

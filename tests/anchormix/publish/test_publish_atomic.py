@@ -137,7 +137,7 @@ def test_failure_updating_latest_undoes_the_rename(tmp_path, monkeypatch, make_r
     publish(tmp_path, 1, make_records(5))
     before = snapshot(tmp_path)
 
-    def fail(root, generation):
+    def fail(root, generation, *rest):
         raise OSError("cannot write LATEST (injected)")
 
     monkeypatch.setattr(atomic, "_write_latest", fail)
@@ -188,3 +188,15 @@ def test_manifest_may_echo_the_same_generation(tmp_path, make_records):
     gen_dir = publish(tmp_path, 1, make_records(3), manifest={"generation": 1, "drop": "2026-11-02"})
     manifest = json.loads((gen_dir / "manifest.json").read_text())
     assert manifest["generation"] == 1 and manifest["drop"] == "2026-11-02"
+
+
+@pytest.mark.parametrize("group_readable, dir_mode, file_mode", [(True, 0o750, 0o640), (False, 0o700, 0o600)])
+def test_generation_modes_follow_group_readable(tmp_path, make_records, group_readable, dir_mode, file_mode):
+    import stat
+
+    path = publish_generation(tmp_path, 1, make_records(5), manifest={}, card_markdown="# card\n",
+                              group_readable=group_readable)
+    assert stat.S_IMODE(path.stat().st_mode) == dir_mode
+    files = [p for p in path.rglob("*") if p.is_file()]
+    assert files and {stat.S_IMODE(p.stat().st_mode) for p in files} == {file_mode}
+    assert stat.S_IMODE((tmp_path / "LATEST").stat().st_mode) == file_mode

@@ -48,8 +48,8 @@ CHILD = textwrap.dedent('''
         if step == "after_rename" and "gen-" in str(dst) and ".tmp" not in str(dst):
             die()
 
-    def write_latest(root_, generation):
-        real_latest(root_, generation)
+    def write_latest(root_, generation, *rest):
+        real_latest(root_, generation, *rest)
         if step == "after_latest":
             die()
 
