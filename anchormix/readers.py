@@ -1,4 +1,4 @@
-"""Inbox readers: JSONL (plain or .gz), Parquet and CSV. The public entry point.
+"""Inbox readers: JSONL (plain or .gz), Parquet, CSV and WARC/WET. The public entry point.
 
 :func:`read_file` picks a reader by suffix and validates every row it yields
 into a :class:`FileLoad`: each row seen is loaded or quarantined with a reason,
@@ -29,15 +29,16 @@ from anchormix.ingest.regular_file import NotRegularFile, file_kind, open_regula
 from anchormix.ingest.row_checks import row_problem
 from anchormix.ingest.safe_text import clean_text, clip
 from anchormix.ingest.strict_json import parse_json
+from anchormix.ingest.warc_reader import WARC_SUFFIXES, read_warc
 from anchormix.records import InvalidRow, Record, validate_row
 
 __all__ = [
-    "JSONL_SUFFIXES", "MAX_LINE_BYTES", "SUPPORTED_SUFFIXES", "FileLoad", "IngestSettings", "LineReader",
-    "NotRegularFile", "Quarantined", "RawRow", "clean_text", "file_kind", "is_inbox_file", "load_file",
-    "open_regular", "parse_json", "read_csv", "read_file", "read_jsonl", "read_parquet", "row_problem",
+    "JSONL_SUFFIXES", "MAX_LINE_BYTES", "SUPPORTED_SUFFIXES", "WARC_SUFFIXES", "FileLoad", "IngestSettings",
+    "LineReader", "NotRegularFile", "Quarantined", "RawRow", "clean_text", "file_kind", "is_inbox_file", "load_file",
+    "open_regular", "parse_json", "read_csv", "read_file", "read_jsonl", "read_parquet", "read_warc", "row_problem",
 ]
 
-SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson", ".parquet", ".csv")
+SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson", ".parquet", ".csv") + WARC_SUFFIXES
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".json.gz")
 MAX_LINE_BYTES = 2**31 - 1  # csv.field_size_limit takes a C long
 
@@ -112,6 +113,8 @@ def _reader(name: str):
         return read_parquet
     if name.endswith(".csv"):
         return read_csv
+    if name.endswith(WARC_SUFFIXES):
+        return read_warc
     raise ValueError(f"{name}: unsupported inbox file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
 
 

@@ -3,15 +3,21 @@
 Night 1 holds signed standard-library docstrings, package docstrings under each
 package's license, declared output of the project's Markov generator, an
 undeclared web-crawl mixture for the detector, duplicates, a tampered signed
-record and a file of malformed rows. Night 2 is a flood of a 5th recursive
-generation of the generator: the collapse scenario the gates exist for.
+record, a file of malformed rows, and a WARC crawl of a documentation mirror
+whose pages hold real docstrings inside generated navigation, header, sidebar
+and footer boilerplate (so that main-text extraction matters). Night 2 is a
+flood of a 5th recursive generation of the generator: the collapse scenario
+the gates exist for.
 """
 
 from __future__ import annotations
 
 import gzip
+import html
+import io
 import json
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,6 +34,7 @@ DEMO_PACKAGES = [
 GENERATOR_SOURCE = "markov-generator"
 STDLIB_SOURCE = "python-stdlib"
 CRAWL_SOURCE = "web-crawl"
+WARC_SOURCE = "docsmirror"  # a WARC file's source is its file name up to the first "-" or "."
 DEMO_KEY_ID = "python-stdlib-demo"
 
 
@@ -107,6 +114,12 @@ def _registry_toml(packages: dict[str, str], public_key_b64: str) -> str:
         'license = "mixed"',
         'trust_tier = "medium"',
         'description = "Undeclared crawl: human docstrings mixed with unlabelled generator output"',
+        "",
+        f"[sources.{WARC_SOURCE}]",
+        'kind = "web_crawl"',
+        'license = "PSF-2.0"',
+        'trust_tier = "medium"',
+        'description = "WARC crawl of a documentation mirror: docstring pages in generated site boilerplate"',
     ]
     for dist, license in sorted(packages.items()):
         lines += [
@@ -118,6 +131,94 @@ def _registry_toml(packages: dict[str, str], public_key_b64: str) -> str:
             f'description = "Docstrings of the {dist} package"',
         ]
     return "\n".join(lines) + "\n"
+
+
+# --- WARC ------------------------------------------------------------------------------------------
+
+_NAV = ("Home", "Library", "Tutorials", "Downloads", "Community", "Search")
+
+
+def web_page(title: str, text: str, related: list[str], site: str = "Docs mirror") -> str:
+    """An HTML page whose main content is ``text`` (paragraphs split on blank lines), inside generated
+    site boilerplate: header with navigation and search, cookie banner, sidebar of ``related`` links, footer."""
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>\n" for p in text.split("\n\n") if p.strip())
+    nav = "".join(f'<li><a href="/{n.lower()}/">{n}</a></li>' for n in _NAV)
+    side = "".join(f'<li><a href="/library/{html.escape(r)}.html">{html.escape(r)}</a></li>' for r in related)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} | {site}'
+            f'</title>\n<link rel="stylesheet" href="/static/site.css"><script src="/static/analytics.js"></script>'
+            f'</head>\n<body><header class="site-header"><div class="logo">{site}</div>\n<nav class="menu"><ul>{nav}'
+            f'</ul></nav><form class="search" action="/search"><input type="text" name="q" placeholder="Search the '
+            f'docs"></form></header>\n<div class="cookie-banner">This site uses cookies to remember your preferences. '
+            f'<button>Accept all</button> <a href="/cookies">Manage settings</a></div>\n<div class="container">'
+            f'<aside class="sidebar"><h3>Related pages</h3><ul>{side}</ul></aside>\n<main><article><h1>'
+            f'{html.escape(title)}</h1>\n{paragraphs}</article></main></div>\n<footer class="site-footer"><p>Mirror '
+            f'of the documentation, updated nightly.</p><ul><li><a href="/privacy">Privacy policy</a></li><li><a '
+            f'href="/terms">Terms of use</a></li><li><a href="/contact">Contact us</a></li></ul></footer>\n'
+            f'</body></html>\n')
+
+
+def http_response(body: bytes, content_type: str = "text/html; charset=utf-8", status: str = "200 OK",
+                  headers: dict[str, str] | None = None) -> bytes:
+    """The bytes of an HTTP/1.1 response as a WARC ``response`` record stores them."""
+    lines = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def warc_record(kind: str, uri: str | None, date: datetime | str, block: bytes, record_id: str | None = None,
+                content_type: str | None = None) -> bytes:
+    """One WARC/1.1 record, written by fastwarc (with block and payload digests).
+
+    ``kind`` is the WARC-Type; ``response`` and ``request`` blocks are HTTP messages. The record id is a
+    UUID derived from ``record_id`` (default: kind, uri and date), so a rebuilt file is byte-identical.
+    """
+    from fastwarc.warc import WarcRecord, WarcRecordType
+
+    stamp = date if isinstance(date, str) else date.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    urn = uuid.uuid5(uuid.NAMESPACE_URL, record_id or f"{kind} {uri} {stamp}")
+    record = WarcRecord()
+    record.init_headers(record_type=getattr(WarcRecordType, kind), record_urn=f"uuid:{urn}".encode())
+    record.headers["WARC-Date"] = stamp
+    if uri is not None:
+        record.headers["WARC-Target-URI"] = uri
+    record.set_bytes_content(block)
+    if kind in ("response", "request"):
+        record.is_http = True
+        if kind == "request":
+            record.headers["Content-Type"] = "application/http; msgtype=request"
+    elif content_type:
+        record.headers["Content-Type"] = content_type
+    out = io.BytesIO()
+    record.write(out, checksum_data=True)
+    return out.getvalue()
+
+
+def write_warc(path: Path, records: list[bytes], gz: bool = False) -> Path:
+    """Write WARC records to ``path``; with ``gz`` each record is its own gzip member, as the WARC spec asks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        for record in records:
+            handle.write(gzip.compress(record, mtime=0) if gz else record)
+    return path
+
+
+def _docs_mirror_warc(path: Path, docs: list[Docstring], others: list[Docstring], fetched: datetime) -> Path:
+    """A crawl of a documentation mirror: warcinfo, then a request and an HTML response per docstring page."""
+    rng = random.Random(len(docs))
+    info = (f"software: anchormix demo\r\nformat: WARC File Format 1.1\r\nhostname: docs.example.org\r\n"
+            f"description: pages of a documentation mirror, {len(docs)} docstrings\r\n").encode()
+    records = [warc_record("warcinfo", None, fetched, info, record_id=f"warcinfo {path.name}",
+                           content_type="application/warc-fields")]
+    names = [d.qualname for d in others] or [d.qualname for d in docs]
+    for i, doc in enumerate(docs):
+        url = f"https://docs.example.org/library/{doc.qualname}.html"
+        when = fetched + timedelta(seconds=7 * i)
+        request = (f"GET /library/{doc.qualname}.html HTTP/1.1\r\nHost: docs.example.org\r\n"
+                   f"User-Agent: anchormix-demo\r\n\r\n").encode()
+        page = web_page(doc.qualname, doc.text, rng.sample(names, min(8, len(names))))
+        records.append(warc_record("request", url, when, request))
+        records.append(warc_record("response", url, when, http_response(page.encode("utf-8"))))
+    return write_warc(path, records, gz=True)
 
 
 def _malformed_rows(good: list[dict], max_text_bytes: int) -> bytes:
@@ -234,6 +335,15 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
     bad_path.write_bytes(_malformed_rows(bad_source, max_text_bytes))
     files.append(bad_path)
     counts["malformed_lines"] = 9
+
+    # A WARC crawl of a documentation mirror: held-back docstrings no other file of the drop holds.
+    start = 8 + n(60)
+    mirrored = held_back[start:start + n(24)]
+    if mirrored:
+        warc = _docs_mirror_warc(inbox / drops[0] / f"{WARC_SOURCE}-{drops[0]}.warc.gz", mirrored,
+                                 held_back[:start], night1)
+        files.append(warc)
+        counts["warc_pages"] = len(mirrored)
 
     if len(drops) > 1:
         night2 = night1 + timedelta(days=1)
