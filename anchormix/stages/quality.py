@@ -10,13 +10,13 @@ from anchormix.quality import QualitySettings, assess
 def quality_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: QualitySettings) -> dict:
     """(Re)build the ``quality`` rows of ``drop``; returns pass count and failure reasons."""
     rows = con.execute(
-        "SELECT n.id, n.norm_text FROM normalized n JOIN dedup d USING (id) "
-        "WHERE n.drop = ? AND d.status = 'unique'",
+        "SELECT n.id, n.norm_text, r.metadata FROM normalized n JOIN dedup d USING (id) "
+        "LEFT JOIN raw_records r USING (id) WHERE n.drop = ? AND d.status = 'unique'",
         [drop],
     ).fetchall()
     out, reasons = [], {}
-    for record_id, text in rows:
-        result = assess(text, settings)
+    for record_id, text, metadata in rows:
+        result = assess(text, settings, metadata)
         out.append((record_id, drop, result.score, result.passed, ";".join(result.reasons)))
         for reason in result.reasons:
             key = reason.split("(", 1)[0]

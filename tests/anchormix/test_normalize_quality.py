@@ -24,6 +24,9 @@ def test_real_prose_passes_and_symbol_soup_fails(human_texts):
     soup = " ".join(["#"] * 40)
     result = assess(soup, settings)
     assert not result.passed
-    assert any(r.startswith("symbol_ratio") for r in result.reasons)
-    assert any(r.startswith("stop_words") for r in result.reasons)
+    assert any(r.startswith("gopher_quality.hash_ratio") for r in result.reasons)
+    assert any(r.startswith("gopher_quality.too_few_words") for r in result.reasons)
     assert 0 <= result.score < 1
+    # declared English, the English stop-word rule applies to it too
+    english = assess(soup, settings, {"lang": "en"})
+    assert any(r.startswith("gopher_quality.stop_words") for r in english.reasons)

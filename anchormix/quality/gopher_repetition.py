@@ -1,0 +1,85 @@
+"""Gopher repetition rules (Rae et al. 2021, table A1), as datatrove's ``GopherRepetitionFilter``.
+
+A document fails when more than ``max_duplicate_paragraph_fraction`` of its
+paragraphs (or ``max_duplicate_line_fraction`` of its lines) repeat an earlier
+one, when those repeats hold more than ``max_duplicate_paragraph_char_fraction``
+(``max_duplicate_line_char_fraction``) of its characters, when the most frequent
+2-, 3- or 4-gram of words covers more than ``max_top_{n}gram_char_fraction`` of
+the characters, or when repeated 5- to 10-grams cover more than
+``max_duplicate_{n}gram_char_fraction``.
+
+As in datatrove, the "most frequent" n-gram is taken even when it occurs once,
+so a short document whose single 4-gram is long can fail; in anchormix's
+defaults this is the rule that drops the most docstrings (see README).
+
+Language: line and paragraph rules run on every document; the n-gram rules
+need words and are skipped for scripts written without spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from anchormix.quality.base import NEUTRAL, SPACED, Checks, Document, find_duplicates
+from anchormix.quality.settings import QualitySettings
+
+NAME = "gopher_repetition"
+RULES = {"duplicate_paragraphs": NEUTRAL, "duplicate_paragraph_chars": NEUTRAL, "duplicate_lines": NEUTRAL,
+         "duplicate_line_chars": NEUTRAL, "top_ngram": SPACED, "duplicate_ngram": SPACED}
+_PARAGRAPH = re.compile(r"\n{2,}")
+_LINE = re.compile(r"\n+")
+
+
+def top_ngram_chars(words: tuple[str, ...], n: int, min_count: int = 1) -> int:
+    """Characters covered by the most frequent n-gram (joined by spaces) times its count;
+    0 when it occurs fewer than ``min_count`` times."""
+    counts = Counter(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+    if not counts:
+        return 0
+    gram, count = counts.most_common(1)[0]
+    return len(gram) * count if count >= min_count else 0
+
+
+def duplicate_ngram_chars(words: tuple[str, ...], n: int) -> int:
+    """Characters of n-grams (joined without spaces) that repeat an earlier one, without overlap."""
+    seen: set[str] = set()
+    repeated, i = 0, 0
+    while i < len(words) - n + 1:
+        gram = "".join(words[i:i + n])
+        if gram in seen:
+            repeated += len(gram)
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return repeated
+
+
+def check(doc: Document, s: QualitySettings, out: Checks) -> None:
+    text = doc.text
+    n_chars = len(text)
+    if not n_chars:
+        out.add(f"{NAME}.empty", False)
+        return
+    for unit, parts, max_frac, max_char_frac in (
+        ("paragraph", _PARAGRAPH.split(text.strip()), s.max_duplicate_paragraph_fraction,
+         s.max_duplicate_paragraph_char_fraction),
+        ("line", _LINE.split(text), s.max_duplicate_line_fraction, s.max_duplicate_line_char_fraction),
+    ):
+        dup, dup_chars = find_duplicates(parts)
+        frac = dup / len(parts)
+        out.add(f"{NAME}.duplicate_{unit}s", frac <= max_frac, f"{frac:.2f}>{max_frac}")
+        char_frac = dup_chars / n_chars
+        out.add(f"{NAME}.duplicate_{unit}_chars", char_frac <= max_char_frac, f"{char_frac:.2f}>{max_char_frac}")
+    if not out.gate(doc, f"{NAME}.ngrams", SPACED):
+        return
+    words = doc.words
+    for n, limit in s.top_ngram_limits():
+        if len(words) < n:
+            continue
+        frac = top_ngram_chars(words, n, s.top_ngram_min_count) / n_chars
+        out.add(f"{NAME}.top_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")
+    for n, limit in s.duplicate_ngram_limits():
+        frac = duplicate_ngram_chars(words, n) / n_chars
+        out.add(f"{NAME}.duplicate_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")
