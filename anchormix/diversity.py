@@ -51,7 +51,8 @@ def _rows_normalized(X: np.ndarray) -> np.ndarray:
     return rows_normalized(X, np.float64)
 
 
-def _exp_entropy(weights: np.ndarray) -> float:
+def exp_entropy(weights: np.ndarray) -> float:
+    """exp of the Shannon entropy of non-negative weights (their effective number); 0 for no mass."""
     w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
     total = w.sum()
     if total <= 0:
@@ -73,7 +74,7 @@ def vendi_score(X: np.ndarray) -> float:
     if n == 0:
         return 0.0
     w = np.linalg.eigvalsh(x.T @ x / n)
-    return _exp_entropy(w)
+    return exp_entropy(w)
 
 
 def effective_rank(X: np.ndarray, normalize_rows: bool = True) -> float:
@@ -86,7 +87,7 @@ def effective_rank(X: np.ndarray, normalize_rows: bool = True) -> float:
     if x.size == 0:
         return 0.0
     s = np.linalg.svd(x, compute_uv=False)
-    return _exp_entropy(s)
+    return exp_entropy(s)
 
 
 def cluster_hist(labels: np.ndarray, k: int) -> np.ndarray:

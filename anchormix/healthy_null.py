@@ -47,6 +47,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from anchormix.diversity import exp_entropy
+from anchormix.vectors import rows_normalized
+
 MIN_EXCEEDANCES = 10
 # Candidate and null draws meet the same reference balls, so the reference's own sampling noise cancels;
 # the draw half's does not (a finite P sits a little off the population), so P gets the larger share.
@@ -56,21 +59,7 @@ _SELF = 1.0 - 1e-6  # cosine similarity at which two vectors are the same record
 
 def normalized(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit norm, float32, C-contiguous (cosine geometry)."""
-    x = np.asarray(X, dtype=np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"vectors must be 2-D, got shape {x.shape}")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(x / norms)
-
-
-def _entropy_exp(w: np.ndarray) -> float:
-    w = np.clip(np.asarray(w, dtype=np.float64), 0.0, None)
-    total = w.sum()
-    if total <= 0:
-        return 0.0
-    p = w[w > 0] / total
-    return float(np.exp(-(p * np.log(p)).sum()))
+    return rows_normalized(X, np.float32)
 
 
 def spectral(x: np.ndarray) -> tuple[float, float]:
@@ -83,7 +72,7 @@ def spectral(x: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     gram = (x.T @ x).astype(np.float64) / len(x)
     lam = np.clip(np.linalg.eigvalsh(gram), 0.0, None)
-    return _entropy_exp(lam), _entropy_exp(np.sqrt(lam))
+    return exp_entropy(lam), exp_entropy(np.sqrt(lam))
 
 
 def widen(null: np.ndarray, m: int, source: int) -> np.ndarray:
