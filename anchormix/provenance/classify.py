@@ -22,7 +22,11 @@ Precedence (the first rule that matches wins):
    capture date is trusted (``capture_date`` verdict ``before_cutoff``, or
    ``dated`` when no cutoff is configured) *and* the source is registered with
    trust tier ``high`` or ``medium``.
-9. ``unknown``: everything else (the reason says what was missing).
+9. ``unknown``: everything else (the reason says what was missing). A
+   detector verdict ``abstained`` (text missing, too short, or in a script or
+   language the detector never saw) is no score at all: it can never make a
+   record ``synthetic_suspected`` or ``human_presumed``, and the reason names
+   the abstention.
 
 When ``detector_trusted`` is False (the detector-health gate is failing),
 rules 3, 7 and 8 ignore detector evidence entirely: a record only they would
@@ -96,6 +100,8 @@ def classify(evidence: Iterable[Evidence], detector_trusted: bool = True) -> tup
     if registered and kind == "licensed_human_archive" and tier == "high" and not has_manifest:
         return "human_presumed", f"unsigned record of high-trust licensed human archive {reg.ref}"
 
+    if detector is not None and detector.verdict == "abstained":
+        return "unknown", f"detector abstained ({detector.value})"
     if detector is not None and not detector_trusted:
         return "unknown", "detector evidence ignored: the detector is not trusted (health gate failing)"
     if flagged:
