@@ -20,9 +20,15 @@ record an out-of-fold score; the threshold is the conformal
 ``(1 - max_human_flag_rate)`` quantile of the human records' out-of-fold
 scores (the ``ceil((n + 1)(1 - rate))``-th smallest), so a new human record from
 the same distribution is flagged with probability <= ``max_human_flag_rate``.
-The threshold is never below P(synthetic) = 0.5 (``MIN_THRESHOLD``): when the
-classes separate so well that the human quantile sits near 0, a record the
-model finds more likely human is still never called suspected.
+
+**Presume-human threshold**: a score below the flag threshold is not evidence
+of a human author when the text comes from a generator the model never saw
+(trained on human vs ChatGPT, a third of Flan-T5 essays score below the 98 %
+human quantile, but 0.5 % below the human median). So only a score at or
+below the ``presume_human_quantile`` (0.5) quantile of the human out-of-fold
+scores gives the verdict ``below_threshold`` (which may make a record
+``human_presumed``); a score between the two thresholds gives ``uncertain``
+and the record stays ``unknown``.
 Reported beside it: synthetic recall at that threshold and class-balanced
 precision (``recall / (recall + flag rate)``, the precision at equal numbers of
 human and synthetic records).
@@ -79,11 +85,11 @@ from anchormix.provenance.detector_features import (
 
 FEATURE_VERSION = "v2:word12+charwb15+emb+style8/ridge/blockcap"
 BLOCK_LOGIT_CAP = 3.0
-MIN_THRESHOLD = 0.5
 # Settings that change the fitted model or its threshold, so they are part of its version. The rest
 # (floor, date cutoff, retrain schedule, gate tolerance) only change how the result is used.
 _MODEL_PARAMS = ("max_human_flag_rate", "min_per_class", "min_words", "cv_folds", "test_fraction", "seed",
-                 "max_features", "alpha", "weight_word", "weight_char", "weight_emb", "weight_style")
+                 "max_features", "alpha", "weight_word", "weight_char", "weight_emb", "weight_style",
+                 "presume_human_quantile")
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class DetectorSettings:
     weight_char: float = 0.5
     weight_emb: float = 0.5
     weight_style: float = 1.0
+    presume_human_quantile: float = 0.5
     retrain_growth: float = 0.1
     retrain_every_days: int = 0
 
@@ -141,6 +148,7 @@ class DetectorSettings:
             weight_char=num("weight_char", 0.0, 10.0),
             weight_emb=num("weight_emb", 0.0, 10.0),
             weight_style=num("weight_style", 0.0, 10.0),
+            presume_human_quantile=num("presume_human_quantile", 0.01, 1.0),
             retrain_growth=num("retrain_growth", 0.0, 100.0),
             retrain_every_days=num("retrain_every_days", 0, integer=True),
         )
@@ -213,6 +221,15 @@ def flag_rate_threshold(human_scores, rate: float) -> tuple[float, str]:
     return t, f"conformal {1 - rate:.1%} quantile of {n} out-of-fold human scores (<= {rate:.1%} flagged)"
 
 
+def presume_threshold(human_scores, quantile: float, flag_threshold: float) -> float:
+    """The score at or below which a record may be presumed human: the ``quantile`` of the human out-of-fold
+    scores (never above the flag threshold; ``quantile`` 1.0 = everything below the flag threshold)."""
+    s = np.asarray(human_scores, dtype=float)
+    if quantile >= 1.0 or len(s) == 0:
+        return float(np.nextafter(flag_threshold, -np.inf))
+    return float(min(np.quantile(s, quantile, method="lower"), np.nextafter(flag_threshold, -np.inf)))
+
+
 def binomial_excess_p(flagged: int, n: int, rate: float) -> float:
     """One-sided P(X >= flagged) for X ~ Binomial(n, rate): small means the flag rate is above ``rate``."""
     if n <= 0 or flagged <= 0:
@@ -277,9 +294,10 @@ class LinearModel:
         return _sigmoid(self.logit(texts, vectors))
 
 
-def capped_logit(contributions: np.ndarray, intercept, a: float, b: float, cap: float = BLOCK_LOGIT_CAP):
+def capped_logit(contributions: np.ndarray, intercept, a: float, b: float, cap: float | None = None):
     """Sum over blocks of ``cap * tanh(term / cap)``, a block's term being its Platt-scaled contribution plus an
     equal share of the Platt-scaled intercept. Uncapped (cap -> inf) this is exactly ``a * decision + b``."""
+    cap = BLOCK_LOGIT_CAP if cap is None else cap
     contributions = np.atleast_2d(contributions)
     share = (a * np.asarray(intercept, dtype=float) + b) / contributions.shape[1]
     terms = a * contributions + np.reshape(share, (-1, 1))
@@ -298,7 +316,7 @@ def fit_linear(counts: TermCounts, rows: np.ndarray, texts, vectors, labels,
     X = features.transform_rows(counts, rows, [texts[i] for i in rows], sub_vectors)
     clf = RidgeClassifier(alpha=settings.alpha, class_weight="balanced").fit(X, np.asarray(labels)[rows])
     model = LinearModel(features=features, coef=np.asarray(clf.coef_, dtype=np.float64).ravel(),
-                        intercept=float(np.ravel(clf.intercept_)[0]))
+                        intercept=float(np.ravel(clf.intercept_)[0]), cap=BLOCK_LOGIT_CAP)
     return model, X
 
 
@@ -338,6 +356,7 @@ class Detector:
     model: Any
     report: dict[str, Any] = field(default_factory=dict)
     profile: TextProfile | None = None
+    presume_threshold: float | None = None
     training_keys: list[tuple[str, int]] = field(default_factory=list)
     embedding: dict[str, Any] | None = None
     trained_on: str | None = None
@@ -374,8 +393,16 @@ class Detector:
                 if not math.isfinite(float(p)):
                     out[i] = Assessment(None, "abstained", "non_finite: the model gave no finite score")
                 else:
-                    out[i] = Assessment(float(p), "suspected" if p >= self.threshold else "below_threshold")
+                    out[i] = Assessment(float(p), self.verdict(float(p)))
         return out  # type: ignore[return-value]
+
+    def verdict(self, p: float) -> str:
+        """``suspected`` at or above the flag threshold, ``below_threshold`` at or below the presume-human
+        threshold, ``uncertain`` between them."""
+        if p >= self.threshold:
+            return "suspected"
+        presume = self.threshold if self.presume_threshold is None else self.presume_threshold
+        return "below_threshold" if p <= presume else "uncertain"
 
     def score(self, texts, content_hashes=None, embed: Embedder | None = None, vectors=None) -> np.ndarray:
         """P(synthetic) per text; NaN where the detector abstains."""
@@ -392,7 +419,8 @@ class Detector:
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         joblib.dump({"version": self.version, "threshold": self.threshold, "model": self.model,
                      "report": self.report, "profile": self.profile, "training_keys": self.training_keys,
-                     "embedding": self.embedding, "trained_on": self.trained_on}, tmp)
+                     "embedding": self.embedding, "trained_on": self.trained_on,
+                     "presume_threshold": self.presume_threshold}, tmp)
         tmp.replace(path)  # a crash mid-write must not leave a half model under the real name
         return path
 
@@ -426,7 +454,8 @@ def load_detector(model_dir: Path, version: str) -> Detector:
     blob = joblib.load(model_path(model_dir, version))
     return Detector(version=blob["version"], threshold=blob["threshold"], model=blob["model"], report=blob["report"],
                     profile=blob.get("profile"), training_keys=[tuple(k) for k in blob.get("training_keys", [])],
-                    embedding=blob.get("embedding"), trained_on=blob.get("trained_on"))
+                    embedding=blob.get("embedding"), trained_on=blob.get("trained_on"),
+                    presume_threshold=blob.get("presume_threshold"))
 
 
 def embedding_identity(embedding_settings=None) -> tuple[dict[str, Any], str]:
@@ -494,7 +523,7 @@ def _nested_flag_count(scores, labels, fold, k, rate) -> tuple[int, int]:
     flagged, n = 0, 0
     human = labels == 0
     for f in range(k):
-        t = max(MIN_THRESHOLD, flag_rate_threshold(scores[human & (fold != f)], rate)[0])
+        t = flag_rate_threshold(scores[human & (fold != f)], rate)[0]
         in_fold = human & (fold == f)
         flagged += int((scores[in_fold] >= t).sum())
         n += int(in_fold.sum())
@@ -653,10 +682,7 @@ def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Pa
     cv = cross_validate(counts, ids, texts, vectors, labels, settings)
     scores, fold = cv["scores"], cv["fold"]
     threshold, rule = flag_rate_threshold(scores[labels == 0], settings.max_human_flag_rate)
-    if threshold < MIN_THRESHOLD:
-        # Humans this well separated put the quantile where P(synthetic) is ~0: a record the model finds more
-        # likely human must never be called suspected, and a new human source would cross such a threshold.
-        threshold, rule = MIN_THRESHOLD, f"{MIN_THRESHOLD} (P(synthetic) floor; the {rule} was lower)"
+    presume = presume_threshold(scores[labels == 0], settings.presume_human_quantile, threshold)
     flagged = scores >= threshold
     flag_rate = float(flagged[labels == 0].mean())
     recall = float(flagged[labels == 1].mean())
@@ -672,6 +698,7 @@ def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Pa
         "cv_auroc": _auroc(labels, scores), "heldout_auroc": _auroc(labels, scores),
         "loso_min_auroc": min(held) if held else None,
         "threshold": threshold, "threshold_rule": rule, "max_human_flag_rate": settings.max_human_flag_rate,
+        "presume_threshold": presume, "presume_human_quantile": settings.presume_human_quantile,
         "flag_rate_alpha": settings.flag_rate_alpha,
         "human_flag_rate": nested_flagged / max(nested_n, 1), "cv_flagged": nested_flagged, "cv_flag_n": nested_n,
         "oof_human_flag_rate": flag_rate, "recall": recall,
@@ -683,6 +710,7 @@ def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Pa
         "profile": profile.as_dict(), "trained_on": trained_on, "params": settings.model_params(),
     }
     detector = Detector(version=version, threshold=threshold, model=final, report=report, profile=profile,
+                        presume_threshold=presume,
                         training_keys=sorted(zip(hashes, map(int, labels))), embedding=emb_dict,
                         trained_on=trained_on)
     if model_dir is not None:

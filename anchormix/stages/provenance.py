@@ -75,10 +75,10 @@ def init_detector_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def previous_model(con: duckdb.DuckDBPyConnection, drop: str) -> str | None:
     """The version of the last model trained or kept by a run of a drop <= ``drop``."""
-    row = con.execute(
+    rows = con.execute(
         "SELECT version FROM detector_runs WHERE trained AND version IS NOT NULL AND drop <= ? "
-        "ORDER BY created_at DESC LIMIT 1", [drop]).fetchone()
-    return None if row is None else row[0]
+        "ORDER BY created_at DESC LIMIT 1", [drop]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Path,
@@ -159,10 +159,10 @@ def latest_detector(con: duckdb.DuckDBPyConnection, drop: str) -> dict | None:
         return None
     out = frame.iloc[0].to_dict()
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'detector_reports'"
-                         ).fetchone()[0]
+                         ).fetchall()[0][0]
     if exists:
-        row = con.execute("SELECT report FROM detector_reports WHERE drop = ? ORDER BY created_at DESC LIMIT 1",
-                          [drop]).fetchone()
-        if row is not None:
-            out["report"] = json.loads(row[0])
+        rows = con.execute("SELECT report FROM detector_reports WHERE drop = ? ORDER BY created_at DESC LIMIT 1",
+                           [drop]).fetchall()
+        if rows:
+            out["report"] = json.loads(rows[0][0])
     return out

@@ -80,8 +80,14 @@ def test_labels_every_record_with_evidence_and_trains_on_confident_classes(
     assert classes["photo-0"] == "human_verified"
     assert (group("tampered-") != "human_verified").all()
     assert not group("tampered-").str.startswith("human").any()
-    assert (group("crawl-h-") == "human_presumed").mean() >= 0.8
+    # Humans: presumed only when the score is at or below the human median (the rest too close to call). These
+    # docstrings come from other modules than the training ones, so fewer of them reach it.
+    assert (group("crawl-h-") == "human_presumed").any()
+    assert (group("crawl-h-") == "synthetic_suspected").mean() <= 0.15
     assert (group("crawl-m-") == "synthetic_suspected").mean() >= 0.8
+    assert not (group("crawl-m-") == "human_presumed").any()
+    uncertain = result.classes.set_index("id").loc[group("crawl-").index]
+    assert uncertain["reason"].str.contains("too close to call").any()
     assert classes["stray-0"] in ("unknown", "synthetic_suspected")
 
     det = result.detector
@@ -92,7 +98,7 @@ def test_labels_every_record_with_evidence_and_trains_on_confident_classes(
     assert tampered["verdict"].tolist() == ["hash_mismatch"]
     scored = ev[ev.signal == "detector"]
     assert set(scored["ref"]) == {det["version"]}
-    assert set(scored["verdict"]) <= {"suspected", "below_threshold", "abstained"}
+    assert set(scored["verdict"]) <= {"suspected", "below_threshold", "uncertain", "abstained"}
     assert not scored.record_id.str.startswith(("signed-", "gen-")).any()  # only unknowns are scored
     assert set(scored.record_id) >= {"tampered-0", "stray-0", "crawl-h-0"}
     photo = ev[(ev.record_id == "photo-0") & (ev.signal == "c2pa")]
