@@ -1,7 +1,7 @@
 """Synthetic-text detector trained on the pipeline's own confidently labelled records.
 
 **Features** (:mod:`anchormix.provenance.detector_features`): word 1-2-gram
-TF-IDF, character 1-5-gram TF-IDF, the record's sentence embedding and eight
+TF-IDF, character 1-5-gram TF-IDF, the record's sentence embedding and twelve
 bounded stylometric ratios, each block weighted (``[detector] weight_*``).
 Chosen by leave-one-generator-out AUROC on OUTFOX essays (human vs two
 generators, tested on the third; ``bench/detector_outfox.py``).
@@ -83,7 +83,7 @@ from anchormix.provenance.detector_features import (
     words,
 )
 
-FEATURE_VERSION = "v2:word12+charwb15+emb+style8/ridge/blockcap"
+FEATURE_VERSION = "v2:word12+charwb15+emb+style12/ridge/blockcap"
 BLOCK_LOGIT_CAP = 3.0
 # Settings that change the fitted model or its threshold, so they are part of its version. The rest
 # (floor, date cutoff, retrain schedule, gate tolerance) only change how the result is used.
@@ -112,7 +112,7 @@ class DetectorSettings:
     weight_emb: float = 0.5
     weight_style: float = 1.0
     presume_human_quantile: float = 0.5
-    retrain_growth: float = 0.1
+    retrain_growth: float = 0.25
     retrain_every_days: int = 0
 
     @classmethod

@@ -8,8 +8,8 @@ Feature blocks (each a row-wise bounded vector, weighted, then concatenated):
   sublinear, rows L2-normalised.
 * ``emb``: the record's sentence embedding (all-MiniLM-L6-v2 by default, the
   vector the pipeline computes and caches for its embeddings stage), unit norm.
-* ``style``: eight stylometric ratios, each length-normalised and clipped to
-  [0, 1] (:func:`style_features`); the block's row is divided by sqrt(8) so its
+* ``style``: twelve stylometric ratios, each length-normalised and clipped to
+  [0, 1] (:func:`style_features`); the block's row is divided by sqrt(12) so its
   norm is at most 1 too. The old block (raw counts, log length, unbounded
   rates, then standard-scaled) let one short sentence score 1.0 and 40,000
   repeated words score 0.0; these ratios cannot leave [0, 1] whatever the text.
@@ -41,7 +41,7 @@ import numpy as np
 
 BLOCKS = ("word", "char", "emb", "style")
 TOKEN_PATTERN = r"(?u)\b\w+\b|[^\w\s]"
-N_STYLE = 8
+N_STYLE = 12
 
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*", re.UNICODE)
 _ALPHA_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
@@ -179,7 +179,11 @@ def style_features(texts: Sequence[str]) -> np.ndarray:
     4. commas per word x 4;
     5. share of sentences that start with a lower-case letter;
     6. share of words that are a lower-case "i" x 20 (a human slip);
-    7. share of sentences ending in "!" or "?".
+    7. share of sentences ending in "!" or "?";
+    8. line breaks per word x 10;
+    9. share of characters that are punctuation x 5;
+    10. share of characters that are digits x 10;
+    11. share of letters that are upper-case x 5.
     Missing or empty text gives a row of zeros (the detector abstains on it anyway).
     """
     rows = np.zeros((len(texts), N_STYLE), dtype=np.float32)
@@ -189,6 +193,8 @@ def style_features(texts: Sequence[str]) -> np.ndarray:
         if not toks:
             continue
         head = [w.lower() for w in toks[:100]]
+        head_text = text[:50_000]
+        n_chars = max(1, len(head_text))
         sentences = [s for s in (m.group().strip() for m in _SENTENCE.finditer(text[:50_000])) if s]
         lengths = np.array([len(_ALPHA_WORD.findall(s)) for s in sentences] or [len(toks)], dtype=float)
         mean_len = max(lengths.mean(), 1.0)
@@ -202,6 +208,10 @@ def style_features(texts: Sequence[str]) -> np.ndarray:
             sum(1 for s in sentences if s[:1].islower()) / n_sent,
             sum(1 for w in toks if w == "i") / len(toks) * 20,
             sum(1 for s in sentences if s.endswith(("!", "?"))) / n_sent,
+            head_text.count("\n") / len(toks) * 10,
+            sum(1 for c in head_text if not c.isalnum() and not c.isspace()) / n_chars * 5,
+            sum(1 for c in head_text if c.isdigit()) / n_chars * 10,
+            sum(1 for c in head_text if c.isupper()) / max(1, sum(1 for c in head_text if c.isalpha())) * 5,
         ]
     return np.clip(rows, 0.0, 1.0)
 
