@@ -128,30 +128,73 @@ def diversity(candidate: dict) -> GateOutcome:
 
 
 def detector_health(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:
-    """Held-out AUROC of the detector that produced this drop's labels, against the floor."""
+    """Does the detector that labelled this drop generalise? (:func:`anchormix.provenance.detector.health`)
+
+    Blocks when the leave-one-source-out AUROC of any held-out source (or, with
+    no source that can be held out, the cross-validated AUROC) is below the
+    floor, or when a human flag rate (cross-validated with nested thresholds,
+    and each held-out human source's) exceeds ``max_human_flag_rate`` by more
+    than chance allows (one-sided binomial test at ``flag_rate_alpha``, 1 %).
+    Metadata: every figure as a number (plotted per partition), per source.
+    """
+    from anchormix.provenance.detector import health
+
     floor = float(candidate["thresholds"]["detector_auroc_floor"])
     det = latest_detector(con, candidate["drop"])
     if det is None:
         return GateOutcome("detector_health", False, "provenance has not run for this partition")
-    auroc = det.get("heldout_auroc")
-    auroc = None if auroc is None or auroc != auroc else float(auroc)
+    report = det.get("report") or {"trained": bool(det.get("trained")), "reason": det.get("reason"),
+                                   "cv_auroc": det.get("heldout_auroc")}
     relying = con.execute(
         "SELECT count(*) FROM provenance p JOIN evidence e USING (id) WHERE p.drop <= ? AND e.signal = 'detector' "
         "AND p.class IN ('synthetic_suspected', 'human_presumed') AND e.verdict IN ('suspected', 'below_threshold')",
         [candidate["drop"]]).fetchone()[0]
+    values: dict[str, Any] = {"auroc_floor": floor, "detector_version": str(det.get("version")),
+                              "records_relying": int(relying)}
+    tables: dict[str, Any] = {}
     if not det.get("trained"):
         passed = relying == 0
         description = (f"no detector trained ({det.get('reason')}); no record relies on one" if passed
                        else f"no detector trained but {relying} records carry detector-based labels")
+        values["heldout_auroc"] = -1.0
+        return GateOutcome("detector_health", passed, description, values=values,
+                           details={"auroc": None, "floor": floor})
+    verdict = health(report, floor)
+    passed = verdict["passed"]
+
+    def num(x):
+        return float(x) if x is not None and x == x else -1.0
+
+    values.update({
+        "generalisation_auroc": num(verdict["auroc"]), "heldout_auroc": num(verdict["auroc"]),
+        "cv_auroc": num(report.get("cv_auroc")), "loso_min_auroc": num(report.get("loso_min_auroc")),
+        "human_flag_rate": num(report.get("human_flag_rate")),
+        "max_human_flag_rate": num(report.get("max_human_flag_rate")),
+        "human_flag_rate_limit": num(verdict.get("flag_rate_limit")),
+        "threshold": num(report.get("threshold")), "synthetic_recall": num(report.get("recall")),
+        "balanced_precision": num(report.get("precision")), "n_train": int(report.get("n_train") or 0),
+        "auroc_basis": verdict["auroc_basis"] or "",
+    })
+    rows = report.get("sources") or []
+    for r in rows:
+        if r.get("held_out"):
+            key = "".join(c if c.isalnum() else "_" for c in str(r["source"]))
+            values[f"loso_auroc_{key}"] = num(r.get("auroc"))
+            values[f"loso_{'flag_rate' if r['label'] == 'human' else 'recall'}_{key}"] = num(
+                r.get("flag_rate") if r["label"] == "human" else r.get("recall"))
+    if rows:
+        tables["sources"] = pd.DataFrame([{k: r.get(k) for k in ("source", "label", "n", "held_out", "auroc",
+                                                                   "flag_rate", "recall", "note")} for r in rows])
+    auroc = verdict["auroc"]
+    if passed:
+        description = (f"{verdict['auroc_basis']} AUROC {auroc:.3f} >= floor {floor:.3f}; human flag rate "
+                       f"{report.get('human_flag_rate', 0):.1%} (target {report.get('max_human_flag_rate', 0):.1%}, "
+                       f"tolerated up to {verdict.get('flag_rate_limit') or 0:.1%})")
     else:
-        passed = auroc is not None and auroc >= floor
-        description = (f"held-out AUROC {auroc:.3f} >= floor {floor:.3f}" if passed
-                       else f"held-out AUROC {auroc if auroc is not None else float('nan'):.3f} is below the floor "
-                            f"{floor:.3f}: detector labels (synthetic_suspected / human_presumed) are not trusted")
-    return GateOutcome("detector_health", passed, description,
-                       values={"heldout_auroc": auroc if auroc is not None else -1.0, "auroc_floor": floor,
-                               "detector_version": str(det.get("version")), "records_relying": int(relying)},
-                       details={"auroc": auroc, "floor": floor})
+        description = ("; ".join(verdict["reasons"])
+                       + ": detector labels (synthetic_suspected / human_presumed) are not trusted")
+    return GateOutcome("detector_health", passed, description, tables=tables, values=values,
+                       details={"auroc": auroc, "floor": floor, "reasons": verdict["reasons"]})
 
 
 def evaluate_all(con: duckdb.DuckDBPyConnection, candidate: dict, max_chars: int) -> list[GateOutcome]:

@@ -18,11 +18,17 @@ Precedence (the first rule that matches wins):
 6. ``human_presumed``: the source is a ``licensed_human_archive`` with trust
    tier ``high`` and the record carries no manifest at all.
 7. ``synthetic_suspected``: the detector scored at or above its threshold.
-8. ``human_presumed``: the detector scored below its threshold *and* the
+8. ``human_presumed``: the detector scored at or below its presume-human
+   threshold (verdict ``below_threshold``; a score between that and the flag
+   threshold is ``uncertain`` and leaves the record ``unknown``) *and* the
    capture date is trusted (``capture_date`` verdict ``before_cutoff``, or
    ``dated`` when no cutoff is configured) *and* the source is registered with
    trust tier ``high`` or ``medium``.
-9. ``unknown``: everything else (the reason says what was missing).
+9. ``unknown``: everything else (the reason says what was missing). A
+   detector verdict ``abstained`` (text missing, too short, or in a script or
+   language the detector never saw) is no score at all: it can never make a
+   record ``synthetic_suspected`` or ``human_presumed``, and the reason names
+   the abstention.
 
 When ``detector_trusted`` is False (the detector-health gate is failing),
 rules 3, 7 and 8 ignore detector evidence entirely: a record only they would
@@ -96,8 +102,13 @@ def classify(evidence: Iterable[Evidence], detector_trusted: bool = True) -> tup
     if registered and kind == "licensed_human_archive" and tier == "high" and not has_manifest:
         return "human_presumed", f"unsigned record of high-trust licensed human archive {reg.ref}"
 
+    if detector is not None and detector.verdict == "abstained":
+        return "unknown", f"detector abstained ({detector.value})"
     if detector is not None and not detector_trusted:
         return "unknown", "detector evidence ignored: the detector is not trusted (health gate failing)"
+    if detector is not None and detector.verdict == "uncertain":
+        return "unknown", (f"detector score {detector.value} is between the presume-human and flag thresholds "
+                           f"({detector.ref}): too close to call")
     if flagged:
         return "synthetic_suspected", f"detector score {detector.value} >= threshold ({detector.ref})"
     if detector is not None and detector.verdict == "below_threshold":

@@ -1,21 +1,37 @@
-"""Label records: gather evidence, classify, train the detector, score the unknowns.
+"""Label records: gather evidence, classify, train (or keep) the detector, assess the unknowns.
 
-The entry point the Dagster provenance asset calls, with every unique record
-so far, so the detector trains on the whole confidently labelled history.
+The entry point the provenance stage calls, with every unique record so far:
+the detector trains on the whole confidently labelled history, but only when
+that history has grown enough (or on a schedule), and a record is only assessed
+again when its text or the model version changed.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from anchormix.evidence import EVIDENCE_COLUMNS, Evidence
 from anchormix.provenance.capture import capture_date_evidence, registry_evidence
-from anchormix.provenance.classify import classify
-from anchormix.provenance.detector import DetectorSettings, train_detector
+from anchormix.provenance.classify import CONFIDENT_CLASSES, classify
+from anchormix.provenance.detector import (
+    Assessment,
+    DetectorSettings,
+    _text_hash,
+    default_embedder,
+    load_detector,
+    model_path,
+    retrain_decision,
+    train_detector,
+    usable_for_training,
+    with_health,
+)
+from anchormix.provenance.detector_features import Embedder, text_of
 from anchormix.provenance.manifest import verify_manifest
 from anchormix.provenance.media import read_c2pa_evidence
 from anchormix.provenance.registry import Registry
@@ -61,35 +77,105 @@ def record_evidence(row: dict, registry: Registry, settings: DetectorSettings) -
     return evidence
 
 
-def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorSettings,
-                  model_dir: Path) -> LabelResult:
+class MemoryScoreCache:
+    """Detector verdicts keyed by (content hash, model version), in memory (the stage keeps them in DuckDB)."""
+
+    def __init__(self):
+        self.rows: dict[tuple[str, str], Assessment] = {}
+
+    def get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Assessment]:
+        return {k: self.rows[k] for k in keys if k in self.rows}
+
+    def put(self, items: list[tuple[tuple[str, str], Assessment]]) -> None:
+        self.rows.update(items)
+
+
+def _memo_embedder(embed: Embedder | None) -> Embedder:
+    """``embed`` (default: the model, uncached) memoised by content hash for the length of one call."""
+    base = embed or default_embedder()
+    memo: dict[str, np.ndarray] = {}
+
+    def wrapped(hashes, texts):
+        todo = {h: t for h, t in zip(hashes, texts) if h not in memo}
+        if todo:
+            memo.update(zip(todo, base(list(todo), list(todo.values()))))
+        return np.stack([memo[h] for h in hashes]) if hashes else np.zeros((0, 0), dtype=np.float32)
+
+    return wrapped
+
+
+def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorSettings, model_dir: Path, *,
+                  embed: Embedder | None = None, score_cache=None, previous_version: str | None = None,
+                  today: str | None = None, embedding_settings=None) -> LabelResult:
     """Label every record of ``records`` (columns ``RECORD_COLUMNS``).
 
-    Evidence is gathered and classified first; the records then classed
-    ``human_verified`` / ``synthetic_declared`` train the detector, which
-    scores every ``unknown`` record; those are classified again with the
-    detector evidence, trusted only if its held-out AUROC reaches the floor.
+    Evidence is gathered and classified first. The records classed
+    ``human_verified`` / ``synthetic_declared`` (the confident set) train the
+    detector, unless the model ``previous_version`` still stands
+    (:func:`~anchormix.provenance.detector.retrain_decision`). Every ``unknown``
+    record then gets a detector verdict: read from ``score_cache`` when its
+    (content hash, model version) was assessed before, assessed otherwise
+    (``suspected``, ``below_threshold``, or ``abstained`` with a reason), and is
+    classified again, the verdict trusted only when the detector is healthy.
+    ``embed(content_hashes, texts)`` gives sentence vectors (default: the
+    embedding model, uncached).
     """
     missing = [c for c in ("id", "source", "norm_text") if c not in records.columns]
     if missing:
         raise ValueError(f"records lack column(s): {', '.join(missing)}")
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
     rows = records.to_dict(orient="records")
     evidence = {str(r["id"]): record_evidence(r, registry, settings) for r in rows}
-    texts = {str(r["id"]): _clean(r["norm_text"]) or "" for r in rows}
+    texts = {str(r["id"]): text_of(_clean(r["norm_text"])) for r in rows}
+    hashes = {str(r["id"]): (_clean(r.get("content_hash")) or _text_hash(texts[str(r["id"])])) for r in rows}
+    sources = {str(r["id"]): str(_clean(r["source"]) or "") for r in rows}
     classes = {rid: classify(ev) for rid, ev in evidence.items()}
+    timings["evidence_s"] = time.perf_counter() - started
 
-    confident = [(rid, c) for rid, (c, _) in classes.items() if c in ("human_verified", "synthetic_declared")]
-    detector, report = train_detector([rid for rid, _ in confident], [texts[rid] for rid, _ in confident],
-                                      [int(c == "synthetic_declared") for _, c in confident], settings, model_dir)
-    report.setdefault("n_scored", 0)
+    started = time.perf_counter()
+    embed = _memo_embedder(embed)
+    confident = [rid for rid, (c, _) in classes.items() if c in CONFIDENT_CLASSES]
+    labels = [int(classes[rid][0] == "synthetic_declared") for rid in confident]
+    usable = usable_for_training([texts[rid] for rid in confident], settings.min_words)
+    keys = [(hashes[rid], lab) for rid, lab, ok in zip(confident, labels, usable) if ok]
+    previous = None
+    if previous_version and model_path(model_dir, previous_version).is_file():
+        previous = load_detector(model_dir, previous_version)
+    retrain, why = retrain_decision(previous, keys, settings, today)
+    if retrain:
+        detector, report = train_detector(
+            confident, [texts[rid] for rid in confident], labels, settings, model_dir,
+            sources=[sources[rid] for rid in confident], content_hashes=[hashes[rid] for rid in confident],
+            embed=embed, embedding_settings=embedding_settings, trained_on=today)
+    else:
+        detector, report = previous, with_health(previous.report, settings)
+    report = {**report, "retrained": bool(retrain and detector is not None), "retrain_reason": why}
+    timings["train_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    cache = score_cache if score_cache is not None else MemoryScoreCache()
+    report.update(n_scored=0, n_score_cached=0, n_abstained=0)
     if detector is not None:
         unknown = [rid for rid, (c, _) in classes.items() if c == "unknown"]
-        scores = detector.score([texts[rid] for rid in unknown])
-        for rid, score in zip(unknown, scores):
-            verdict = "suspected" if score >= detector.threshold else "below_threshold"
-            evidence[rid].append(Evidence(rid, "detector", f"{score:.4f}", verdict, detector.version))
+        wanted = [(hashes[rid], detector.version) for rid in unknown]
+        known = cache.get(list(dict.fromkeys(wanted)))
+        n_cached = sum(1 for key in wanted if key in known)
+        todo = list(dict.fromkeys(rid for rid, key in zip(unknown, wanted) if key not in known))
+        if todo:
+            todo = list({hashes[rid]: rid for rid in todo}.values())  # one assessment per distinct text
+            fresh = detector.assess([texts[rid] for rid in todo], [hashes[rid] for rid in todo], embed)
+            new = [((hashes[rid], detector.version), a) for rid, a in zip(todo, fresh)]
+            cache.put(new)
+            known.update(new)
+        for rid, key in zip(unknown, wanted):
+            a = known[key]
+            evidence[rid].append(Evidence(rid, "detector", a.value, a.verdict, detector.version))
             classes[rid] = classify(evidence[rid], detector_trusted=report["trusted"])
-        report["n_scored"] = len(unknown)
+        report.update(n_scored=len(todo), n_score_cached=n_cached,
+                      n_abstained=sum(1 for key in wanted if known[key].verdict == "abstained"))
+    timings["score_s"] = time.perf_counter() - started
+    report["timings"] = timings
 
     ev_frame = pd.DataFrame([e.as_dict() for ev in evidence.values() for e in ev], columns=list(EVIDENCE_COLUMNS))
     cls_frame = pd.DataFrame([(rid, c, why) for rid, (c, why) in classes.items()], columns=list(CLASS_COLUMNS))

@@ -1,4 +1,4 @@
-"""Real data: OUTFOX essays (500 student, 1,500 from three generators), split by id.
+"""Real data: OUTFOX essays (500 student, 1,500 from three generators), split by prompt.
 
 The file lives outside the repository (``../shared/data/outfox/valid.jsonl``,
 or ``$ANCHORMIX_OUTFOX``) and is never copied in; without it this test skips.
@@ -31,25 +31,34 @@ def essays() -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def test_detector_separates_students_from_all_three_generators(essays, tmp_path):
-    ids = [e["id"] for e in essays]
-    labels = [int(e["label"] == "machine") for e in essays]
-    assert sum(labels) == 1500 and len(labels) == 2000
-    settings = DetectorSettings(test_fraction=0.3, seed=0)
-    det, report = train_detector(ids, [e["text"] for e in essays], labels, settings, tmp_path)
-    assert report["trained"] and report["trusted"]
-    assert report["heldout_auroc"] >= 0.95, report
-    assert report["n_test"] == 600 and report["n_train"] == 1400
-    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
+def test_detector_generalises_across_generators_and_holds_its_flag_rate(essays, tmp_path):
+    """Train on the essays of 60 % of the prompts, generators as sources; judge on the other prompts' essays.
 
-    # Each generator on its own, on the held-out side only.
-    test = split_by_id(ids, labels, settings.test_fraction, settings.seed)
-    held = [e for e, t in zip(essays, test) if t]
-    scores = det.score([e["text"] for e in held])
+    The embedding block is left out here to keep the test fast (embedding 2,000 essays takes minutes);
+    ``bench/detector_outfox.py`` measures the full feature set, with cached vectors.
+    """
     from sklearn.metrics import roc_auc_score
 
-    human = np.array([e["label"] == "human" for e in held])
-    for generator in ("chatgpt", "text_davinci_003", "flan_t5_xxl"):
-        mask = human | np.array([e["generator"] == generator for e in held])
-        auroc = roc_auc_score(~human[mask], scores[mask])
-        assert auroc >= 0.9, (generator, auroc)
+    prompt = np.array([int(e["id"].rsplit("-", 1)[1]) for e in essays])
+    train = split_by_id([str(p) for p in prompt], np.zeros(len(prompt)), 0.4, seed=7)  # 40 % of prompts aside
+    train = ~train
+    labels = np.array([int(e["label"] == "machine") for e in essays])
+    sources = [e["generator"] or "students" for e in essays]
+    idx, held = np.flatnonzero(train), np.flatnonzero(~train)
+    settings = DetectorSettings(weight_emb=0.0)
+    det, report = train_detector([essays[i]["id"] for i in idx], [essays[i]["text"] for i in idx], labels[idx],
+                                 settings, tmp_path, sources=[sources[i] for i in idx])
+    assert report["trained"] and report["trusted"], report["reason"]
+    assert report["n_train"] == len(idx)  # fit on everything after cross-validation
+    loso = {r["source"]: r for r in report["sources"] if r["held_out"]}
+    assert set(loso) == {"chatgpt", "text_davinci_003", "flan_t5_xxl"}
+    assert min(r["auroc"] for r in loso.values()) >= 0.9, loso
+    assert report["oof_human_flag_rate"] <= 0.02
+
+    scores = det.score([essays[i]["text"] for i in held])
+    ok = ~np.isnan(scores)
+    assert ok.mean() >= 0.97  # a few very short essays abstain
+    y, s = labels[held][ok], scores[ok]
+    assert roc_auc_score(y, s) >= 0.97
+    assert (s[y == 0] >= det.threshold).mean() <= 0.05
+    assert (s[y == 1] >= det.threshold).mean() >= 0.8
