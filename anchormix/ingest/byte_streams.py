@@ -48,6 +48,12 @@ class GzipStream:
     def remaining(self) -> int:
         return max(0, self._size - self._pos) + len(self._input)
 
+    def _member_started(self) -> None:
+        """Hook: a new gzip member begins at ``self._pos - len(self._input)`` on disk."""
+
+    def _produced(self, n: int) -> None:
+        """Hook: ``n`` decompressed bytes are about to be returned."""
+
     def read(self, n: int) -> bytes:
         while True:
             if self._input:
@@ -56,12 +62,14 @@ class GzipStream:
                     if not self._input:
                         continue
                     self._zlib, self._in_member = zlib.decompressobj(31), True
+                    self._member_started()
                 out = self._zlib.decompress(self._input, n)
                 if self._zlib.eof:
                     self._input, self._in_member = self._zlib.unused_data, False
                 else:
                     self._input = self._zlib.unconsumed_tail
                 if out:
+                    self._produced(len(out))
                     return out
                 continue
             chunk = self._raw.read(CHUNK)

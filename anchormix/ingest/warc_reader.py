@@ -99,32 +99,12 @@ class _MemberGzip(GzipStream):
         self.out = 0
         self.members: deque[tuple[int, int]] = deque()
 
-    def read(self, n: int) -> bytes:  # GzipStream.read, plus the member starts
-        while True:
-            if self._input:
-                if not self._in_member:
-                    self._input = self._input.lstrip(b"\0")
-                    if not self._input:
-                        continue
-                    self._zlib, self._in_member = zlib.decompressobj(31), True
-                    if len(self.members) < _MAX_MEMBERS:  # bounded even for a record split into tiny members
-                        self.members.append((self.out, self._pos - len(self._input)))
-                out = self._zlib.decompress(self._input, n)
-                if self._zlib.eof:
-                    self._input, self._in_member = self._zlib.unused_data, False
-                else:
-                    self._input = self._zlib.unconsumed_tail
-                if out:
-                    self.out += len(out)
-                    return out
-                continue
-            chunk = self._raw.read(CHUNK)
-            if not chunk:
-                if self._in_member:
-                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
-                return b""
-            self._pos += len(chunk)
-            self._input = chunk
+    def _member_started(self) -> None:
+        if len(self.members) < _MAX_MEMBERS:  # bounded even for a record split into tiny members
+            self.members.append((self.out, self._pos - len(self._input)))
+
+    def _produced(self, n: int) -> None:
+        self.out += n
 
     def disk_offset(self, pos: int) -> int:
         """Offset on disk of the member that holds decompressed position ``pos`` (earlier ones are forgotten)."""
