@@ -1,6 +1,9 @@
-"""Load ``anchormix.toml``: one file, one section per stage, validated at load.
+"""Load ``anchormix.toml``: one file, one section per stage, validated at load by one pydantic model.
 
-Relative paths resolve against the config file's directory. Every error is a
+:class:`Settings` has one field per section, each a :class:`anchormix.settings_base.Section`
+model defined next to the code it configures. Unknown keys, values out of
+bounds, ``nan`` and ``inf`` are refused. Relative paths resolve against the
+config file's directory (after ``~`` and ``$VAR`` expansion). Every error is a
 :class:`anchormix.errors.ConfigError` naming the dotted key at fault.
 """
 
@@ -8,154 +11,144 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from anchormix.configtools import reject_unknown, take_number, take_str, take_table
+from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+
+from anchormix.dedup.near import NearDedupSettings
+from anchormix.diversity import DiversitySettings
+from anchormix.diversity_gate import GateSettings
+from anchormix.embed import EmbeddingSettings
 from anchormix.errors import ConfigError
+from anchormix.mix import MixPolicy
+from anchormix.provenance.detector import DetectorSettings
+from anchormix.quality.settings import QualitySettings
+from anchormix.readers import IngestSettings
+from anchormix.settings_base import Bool, Section, Str, parse_section
 
 CONFIG_ENV = "ANCHORMIX_CONFIG"
 DEFAULT_CONFIG_NAME = "anchormix.toml"
 
-SECTIONS = (
-    "paths", "ingest", "quality", "dedup", "embedding", "detector",
-    "diversity", "gates", "mix", "schedule", "publish",
-)
+
+def _config_path(value: Any, info: ValidationInfo) -> Path:
+    """A path from the file: ``~`` and ``$VAR`` expanded, relative to the config file's directory."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    path = Path(os.path.expandvars(os.path.expanduser(value)))
+    root = (info.context or {}).get("root") or Path.cwd()
+    return path if path.is_absolute() else Path(root) / path
 
 
-@dataclass(frozen=True)
-class Paths:
+ConfigPath = Annotated[Path, BeforeValidator(_config_path)]
+
+
+class Paths(Section):
     """``[paths]``: where the pipeline reads and writes."""
 
-    inbox: Path
-    store: Path
-    published: Path
-    registry: Path
-    models: Path
-    baseline: Path
-    runs: Path
+    model_config = ConfigDict(validate_default=True)
 
-    @classmethod
-    def from_mapping(cls, data: dict, root: Path, prefix: str = "paths") -> "Paths":
-        defaults = {
-            "inbox": "var/inbox",
-            "store": "var/anchormix.duckdb",
-            "published": "var/published",
-            "registry": "sources.toml",
-            "models": "var/models",
-            "baseline": "var/baseline",
-            "runs": "var/runs",
-        }
-        reject_unknown(data, defaults, prefix)
-        resolved = {}
-        for name, default in defaults.items():
-            value = take_str(data, name, prefix, default)
-            if not value.strip():
-                raise ConfigError(f"{prefix}.{name}", "must not be empty")
-            path = Path(os.path.expandvars(os.path.expanduser(value)))
-            resolved[name] = path if path.is_absolute() else (root / path)
-        return cls(**resolved)
+    inbox: ConfigPath = Field("var/inbox", description="drops: inbox/<YYYY-MM-DD>/*")
+    store: ConfigPath = Field("var/anchormix.duckdb", description="the DuckDB file")
+    published: ConfigPath = Field("var/published", description="numbered generations and LATEST")
+    registry: ConfigPath = Field("sources.toml", description="the source registry")
+    models: ConfigPath = Field("var/models", description="versioned detector models")
+    baseline: ConfigPath = Field("var/baseline", description="the pinned human diversity baseline")
+    runs: ConfigPath = Field("var/runs", description="per-run gate artifacts")
 
 
-@dataclass(frozen=True)
-class ScheduleSettings:
+class ScheduleSettings(Section):
     """``[schedule]``: when the nightly job runs and when partitions start."""
 
-    cron: str = "0 2 * * *"
-    timezone: str = "UTC"
-    start_date: str = "2026-01-01"
+    cron: Str = "0 2 * * *"
+    timezone: Str = "UTC"
+    start_date: Str = "2026-01-01"
 
+    @field_validator("cron")
     @classmethod
-    def from_mapping(cls, data: dict, prefix: str = "schedule") -> "ScheduleSettings":
-        reject_unknown(data, ["cron", "timezone", "start_date"], prefix)
-        cron = take_str(data, "cron", prefix, "0 2 * * *")
+    def _five_fields(cls, cron: str) -> str:
         if len(cron.split()) != 5:
-            raise ConfigError(f"{prefix}.cron", f"must be a 5-field cron expression, got {cron!r}")
-        timezone = take_str(data, "timezone", prefix, "UTC")
-        try:
-            from zoneinfo import ZoneInfo
+            raise ValueError(f"must be a 5-field cron expression, got {cron!r}")
+        return cron
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
             ZoneInfo(timezone)
         except Exception:
-            raise ConfigError(f"{prefix}.timezone", f"unknown time zone {timezone!r}") from None
-        start = take_str(data, "start_date", prefix, "2026-01-01")
-        try:
-            from datetime import date
+            raise ValueError(f"unknown time zone {timezone!r}") from None
+        return timezone
 
+    @field_validator("start_date")
+    @classmethod
+    def _iso_date(cls, start: str) -> str:
+        try:
             date.fromisoformat(start)
         except ValueError:
-            raise ConfigError(f"{prefix}.start_date", f"must be YYYY-MM-DD, got {start!r}") from None
-        return cls(cron=cron, timezone=timezone, start_date=start)
+            raise ValueError(f"must be YYYY-MM-DD, got {start!r}") from None
+        return start
 
 
-@dataclass(frozen=True)
-class PublishSettings:
+class PublishSettings(Section):
     """``[publish]``: how generations are written. ``group_readable`` (true): dirs 0750 and files 0640."""
 
-    group_readable: bool = True
-
-    @classmethod
-    def from_mapping(cls, data: dict, prefix: str = "publish") -> "PublishSettings":
-        from anchormix.configtools import take_bool
-
-        reject_unknown(data, ["group_readable"], prefix)
-        return cls(group_readable=take_bool(data, "group_readable", prefix, True))
+    group_readable: Bool = True
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The whole validated configuration."""
+class Settings(Section):
+    """The whole validated configuration: one field per section of ``anchormix.toml``."""
 
-    root: Path
-    source_file: Path | None
-    paths: Paths
-    ingest: Any
-    quality: Any
-    dedup: Any
-    embedding: Any
-    detector: Any
-    diversity: Any
-    gates: Any
-    mix: Any
-    schedule: ScheduleSettings
-    raw: dict
-    publish: PublishSettings = PublishSettings()
+    # A missing section is validated from {} (so [paths] defaults resolve against the file's directory).
+    model_config = ConfigDict(validate_default=True)
 
-    def section(self, name: str) -> dict:
-        """The raw mapping of one section (for run-config defaults)."""
-        return dict(self.raw.get(name, {}))
+    paths: Paths = Field(default_factory=dict)
+    ingest: IngestSettings = Field(default_factory=dict)
+    quality: QualitySettings = Field(default_factory=dict)
+    dedup: NearDedupSettings = Field(default_factory=dict)
+    embedding: EmbeddingSettings = Field(default_factory=dict)
+    detector: DetectorSettings = Field(default_factory=dict)
+    diversity: DiversitySettings = Field(default_factory=dict)
+    gates: GateSettings = Field(default_factory=dict)
+    mix: MixPolicy = Field(default_factory=dict)
+    schedule: ScheduleSettings = Field(default_factory=dict)
+    publish: PublishSettings = Field(default_factory=dict)
+
+    _root: Path = PrivateAttr(default_factory=Path.cwd)
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _where_from(self, info: ValidationInfo) -> "Settings":
+        context = info.context or {}
+        if context.get("root") is not None:
+            self._root = Path(context["root"])
+        self._source_file = context.get("source_file")
+        return self
+
+    @property
+    def root(self) -> Path:
+        """The directory relative paths resolved against."""
+        return self._root
+
+    @property
+    def source_file(self) -> Path | None:
+        """The file the settings were read from (None: defaults, no file)."""
+        return self._source_file
+
+
+SECTIONS = tuple(Settings.model_fields)
 
 
 def parse_settings(data: dict, root: Path, source_file: Path | None = None) -> Settings:
-    """Validate a parsed TOML mapping into :class:`Settings`."""
-    from anchormix.dedup.near import NearDedupSettings
-    from anchormix.diversity import DiversitySettings
-    from anchormix.diversity_gate import GateSettings
-    from anchormix.embed import EmbeddingSettings
-    from anchormix.mix import MixPolicy
-    from anchormix.provenance.detector import DetectorSettings
-    from anchormix.quality import QualitySettings
-    from anchormix.readers import IngestSettings
-
-    reject_unknown(data, SECTIONS, "")
-    sections = {name: take_table(data, name, "") for name in SECTIONS}
-    return Settings(
-        root=root,
-        source_file=source_file,
-        paths=Paths.from_mapping(sections["paths"], root),
-        ingest=IngestSettings.from_mapping(sections["ingest"]),
-        quality=QualitySettings.from_mapping(sections["quality"]),
-        dedup=NearDedupSettings.from_mapping(sections["dedup"]),
-        embedding=EmbeddingSettings.from_mapping(sections["embedding"]),
-        detector=DetectorSettings.from_mapping(sections["detector"]),
-        diversity=DiversitySettings.from_mapping(sections["diversity"]),
-        gates=GateSettings.from_mapping(sections["gates"]),
-        mix=MixPolicy.from_mapping(sections["mix"]),
-        schedule=ScheduleSettings.from_mapping(sections["schedule"]),
-        raw=data,
-        publish=PublishSettings.from_mapping(sections["publish"]),
-    )
+    """Validate a parsed TOML mapping into :class:`Settings`; a bad value raises ConfigError naming its key."""
+    return parse_section(Settings, data, context={"root": root, "source_file": source_file})
 
 
 def find_config(start: Path | None = None) -> Path | None:

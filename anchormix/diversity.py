@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import Field
 
-from anchormix.configtools import reject_unknown, take_fraction, take_number
-from anchormix.errors import ConfigError
+from anchormix.settings_base import Float, Fraction, Int, Section
 from anchormix.vectors import rows_normalized
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -160,44 +160,27 @@ class TailRule:
     min_fraction: float = 0.25
 
 
-@dataclass(frozen=True)
-class DiversitySettings:
+class DiversitySettings(Section):
     """The ``[diversity]`` config section.
 
     ``baseline_clusters`` (16): k-means clusters frozen from the pinned human
     baseline. ``baseline_seed`` (0): k-means seed. ``min_baseline_records`` (50):
     fewest human records a baseline may be pinned from. ``tail_mass`` (0.2),
-    ``tail_min_count`` (1), ``tail_min_fraction`` (0.25): the :class:`TailRule`.
-    The first three keys match ``anchormix.config.DiversitySettings``.
+    ``tail_min_count`` (1), ``tail_min_fraction`` (0.25): the :class:`TailRule`,
+    as :attr:`tail`.
     """
 
-    baseline_clusters: int = 16
-    baseline_seed: int = 0
-    min_baseline_records: int = 50
-    tail: TailRule = field(default_factory=TailRule)
+    baseline_clusters: Int = Field(16, ge=2, le=65536)
+    baseline_seed: Int = Field(0, ge=0)
+    min_baseline_records: Int = Field(50, ge=2)
+    tail_mass: Float = Field(0.2, gt=0.0, le=1.0)
+    tail_min_count: Int = Field(1, ge=1)
+    tail_min_fraction: Fraction = 0.25
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "diversity") -> "DiversitySettings":
-        """Build settings from a config mapping; unknown keys or bad values raise ConfigError."""
-        reject_unknown(
-            data,
-            ("baseline_clusters", "baseline_seed", "min_baseline_records", "tail_mass", "tail_min_count",
-             "tail_min_fraction"),
-            prefix,
-        )
-        tail_mass = take_fraction(data, "tail_mass", prefix, 0.2)
-        if tail_mass <= 0:
-            raise ConfigError(f"{prefix}.tail_mass", f"must be > 0, got {tail_mass!r}")
-        return cls(
-            baseline_clusters=take_number(data, "baseline_clusters", prefix, 16, lo=2, hi=65536, integer=True),
-            baseline_seed=take_number(data, "baseline_seed", prefix, 0, lo=0, integer=True),
-            min_baseline_records=take_number(data, "min_baseline_records", prefix, 50, lo=2, integer=True),
-            tail=TailRule(
-                tail_mass=tail_mass,
-                min_count=take_number(data, "tail_min_count", prefix, 1, lo=1, integer=True),
-                min_fraction=take_fraction(data, "tail_min_fraction", prefix, 0.25),
-            ),
-        )
+    @property
+    def tail(self) -> TailRule:
+        """The tail rule these settings give."""
+        return TailRule(tail_mass=self.tail_mass, min_count=self.tail_min_count, min_fraction=self.tail_min_fraction)
 
 
 def tail_clusters(baseline_hist: Sequence[float], tail_mass: float = 0.2) -> np.ndarray:

@@ -23,26 +23,26 @@ blocking a healthy candidate at or below ``[gates] alpha``. Absolute floors
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any, ClassVar, Optional
 
 import numpy as np
+from pydantic import Field
 from scipy import stats
 
-from anchormix.configtools import reject_unknown, take_fraction, take_number
-from anchormix.errors import ConfigError
 from anchormix.healthy_null import NULLS, HealthyReference, band, js_bits, normalized, null_p_value, spectral
+from anchormix.settings_base import Float, Int, Section
 
 FLOOR_KEYS = ("vendi_ratio_floor", "tail_coverage_floor", "js_baseline_ceiling", "max_drop_from_previous")
 RULE = ("Blocks when the candidate is less diverse than, or shifted from, healthy samples of the pinned human "
         "baseline at the candidate's own size: one-sided tests of Vendi, effective rank, k-NN coverage, rare-"
         "cluster counts, off-baseline human records, cluster shift and drift from the previous generation, "
         "with Holm's correction at family-wise alpha.")
+_Floor = Annotated[Float, Field(ge=0.0, le=10.0)]  # an optional absolute floor or ceiling
 
 
-@dataclass(frozen=True)
-class GateSettings:
+class GateSettings(Section):
     """The ``[gates]`` config section.
 
     ``alpha`` (0.01): the family-wise rate at which healthy candidates may be
@@ -54,43 +54,27 @@ class GateSettings:
     ``tail_coverage_floor``, ``js_baseline_ceiling``, ``max_drop_from_previous``.
     """
 
-    alpha: float = 0.01
-    null_draws: int = 200
-    max_eval_n: int = 1000
-    knn_k: int = 5
-    drift_max_n: int = 400
-    drift_permutations: int = 200
-    seed: int = 0
-    vendi_ratio_floor: float | None = None
-    tail_coverage_floor: float | None = None
-    js_baseline_ceiling: float | None = None
-    max_drop_from_previous: float | None = None
+    alpha: Float = Field(0.01, gt=0.0, lt=0.5, description=(
+        "Family-wise rate at which healthy candidates may be blocked by the diversity gate"))
+    null_draws: Int = Field(200, ge=50, le=100_000, description="Healthy baseline subsamples per null distribution")
+    max_eval_n: Int = Field(1000, ge=20, le=100_000, description="Largest evaluation size")
+    knn_k: Int = Field(5, ge=1, le=100, description="Neighbours of a reference k-NN ball")
+    drift_max_n: Int = Field(400, ge=10, le=20_000, description="Matched size of the drift test")
+    drift_permutations: Int = Field(200, ge=50, le=100_000, description="Permutations of the drift test")
+    seed: Int = Field(0, ge=0, description="Seed of the nulls")
+    vendi_ratio_floor: Optional[_Floor] = Field(
+        None, description="Optional absolute floor on Vendi / baseline Vendi (off when empty)")
+    tail_coverage_floor: Optional[_Floor] = Field(None, description="Optional absolute floor on rare-cluster coverage")
+    js_baseline_ceiling: Optional[_Floor] = Field(None, description="Optional absolute ceiling on JS divergence (bits)")
+    max_drop_from_previous: Optional[_Floor] = Field(
+        None, description="Optional ceiling on the size-matched Vendi ratio's fall")
 
-    KEYS = ("alpha", "null_draws", "max_eval_n", "knn_k", "drift_max_n", "drift_permutations", "seed", *FLOOR_KEYS)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "gates") -> "GateSettings":
-        """Build settings from a config mapping; unknown keys or bad values raise ConfigError naming the key."""
-        reject_unknown(data, cls.KEYS, prefix)
-        alpha = take_fraction(data, "alpha", prefix, 0.01)
-        if not 0 < alpha < 0.5:
-            raise ConfigError(f"{prefix}.alpha", f"must be in (0, 0.5), got {alpha!r}")
-        floors = {k: (take_number(data, k, prefix, lo=0.0, hi=10.0) if k in data and data[k] is not None else None)
-                  for k in FLOOR_KEYS}
-        return cls(
-            alpha=alpha,
-            null_draws=take_number(data, "null_draws", prefix, 200, lo=50, hi=100_000, integer=True),
-            max_eval_n=take_number(data, "max_eval_n", prefix, 1000, lo=20, hi=100_000, integer=True),
-            knn_k=take_number(data, "knn_k", prefix, 5, lo=1, hi=100, integer=True),
-            drift_max_n=take_number(data, "drift_max_n", prefix, 400, lo=10, hi=20_000, integer=True),
-            drift_permutations=take_number(data, "drift_permutations", prefix, 200, lo=50, hi=100_000, integer=True),
-            seed=take_number(data, "seed", prefix, 0, lo=0, integer=True),
-            **floors,
-        )
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "alpha", "null_draws", "max_eval_n", "knn_k", "drift_max_n", "drift_permutations", "seed", *FLOOR_KEYS)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict (floors that are off are left out)."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 @dataclass

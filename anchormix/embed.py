@@ -17,15 +17,16 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field, field_validator
 
-from anchormix.configtools import reject_unknown, take_bool, take_number, take_str
 from anchormix.errors import ConfigError
+from anchormix.settings_base import Bool, Int, Section, Str
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -50,8 +51,7 @@ _CONFIG_FILES = (
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-@dataclass(frozen=True)
-class EmbeddingSettings:
+class EmbeddingSettings(Section):
     """The ``[embedding]`` config section.
 
     ``model``: a sentence-transformers name or a local directory; empty (the
@@ -65,28 +65,20 @@ class EmbeddingSettings:
     ``threads`` (0 = torch's default, all cores): torch intra-op threads.
     """
 
-    model: str = ""
-    max_seq_length: int = 128
-    batch_size: int = 64
-    cache: bool = True
-    quantize: bool = False
-    threads: int = 0
+    model: Str = Field("", description=(
+        "sentence-transformers name or local directory; empty = bundled all-MiniLM-L6-v2"))
+    max_seq_length: Int = Field(128, ge=8, le=8192, description="Longer inputs are truncated (part of the model id)")
+    batch_size: Int = Field(64, ge=1, le=4096, description="Texts per encoding batch")
+    cache: Bool = Field(True, description="Read and write the embedding_cache table")
+    quantize: Bool = Field(False, description="Dynamic int8 quantization (own model id)")
+    threads: Int = Field(0, ge=0, le=1024, description="torch intra-op threads (0 = torch's default)")
 
+    @field_validator("model")
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "embedding") -> "EmbeddingSettings":
-        """Build settings from a config mapping; unknown keys or bad values raise ConfigError."""
-        reject_unknown(data, ("model", "max_seq_length", "batch_size", "cache", "quantize", "threads"), prefix)
-        model = take_str(data, "model", prefix, "")
+    def _no_surrounding_space(cls, model: str) -> str:
         if model.strip() != model:
-            raise ConfigError(f"{prefix}.model", f"must not have surrounding whitespace, got {model!r}")
-        return cls(
-            model=model,
-            max_seq_length=take_number(data, "max_seq_length", prefix, 128, lo=8, hi=8192, integer=True),
-            batch_size=take_number(data, "batch_size", prefix, 64, lo=1, hi=4096, integer=True),
-            cache=take_bool(data, "cache", prefix, True),
-            quantize=take_bool(data, "quantize", prefix, False),
-            threads=take_number(data, "threads", prefix, 0, lo=0, hi=1024, integer=True),
-        )
+            raise ValueError(f"must not have surrounding whitespace, got {model!r}")
+        return model
 
 
 @dataclass

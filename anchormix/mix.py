@@ -61,15 +61,15 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator, model_validator
 
-from anchormix.configtools import reject_unknown, take_fraction, take_number, take_str, take_table
-from anchormix.errors import ConfigError
+from anchormix.settings_base import FieldError, Fraction, Int, Section, Str
 
 HUMAN_CLASSES = frozenset({"human_verified", "human_presumed"})
 SYNTHETIC_CLASSES = frozenset({"synthetic_declared", "synthetic_suspected"})
@@ -96,8 +96,7 @@ def provenance_group(provenance_class: str) -> str:
     raise ValueError(f"unknown provenance class {provenance_class!r}")
 
 
-@dataclass(frozen=True)
-class MixPolicy:
+class MixPolicy(Section):
     """The ``[mix]`` config section.
 
     ``human_floor`` (0.5): minimum human share of the final mix.
@@ -108,18 +107,24 @@ class MixPolicy:
     ``fresh_share`` (0.25): in ``accumulate`` mode, the share of the mix's human
     slots offered to tonight's human records, made free by retiring kept
     records of over-represented clusters (module rule 2); 0 never retires.
+
+    Besides types and ranges, a cap that can never be used while the floor
+    holds (``synthetic_cap`` or ``unknown_cap`` above ``1 - human_floor``) is
+    rejected, naming whichever of the two keys the config set.
     """
 
-    human_floor: float = 0.5
-    synthetic_cap: float = 0.3
-    unknown_cap: float = 0.1
-    per_source_caps: Mapping[str, float] = field(default_factory=dict)
-    target_size: int = 1000
-    seed: int = 0
-    mode: str = "accumulate"
-    fresh_share: float = 0.25
+    human_floor: Fraction = Field(0.5, description="Minimum human share of the mix")
+    synthetic_cap: Fraction = Field(0.3, description="Maximum synthetic share")
+    unknown_cap: Fraction = Field(0.1, description="Maximum unknown share")
+    per_source_caps: dict[Str, Fraction] = Field(default_factory=dict,
+                                                 description="Source -> maximum share of the mix (all classes)")
+    target_size: Int = Field(1000, ge=1, description="Records wanted in the mix")
+    seed: Int = Field(0, description="Sampler seed (same seed, same mix)")
+    mode: Literal["accumulate", "replace"] = Field(
+        "accumulate", description="accumulate (keep earlier human records) or replace")
+    fresh_share: Fraction = Field(0.25, description="accumulate: share of the mix offered to tonight's human records")
 
-    KEYS = (
+    KEYS: ClassVar[tuple[str, ...]] = (
         "human_floor",
         "synthetic_cap",
         "unknown_cap",
@@ -130,50 +135,32 @@ class MixPolicy:
         "fresh_share",
     )
 
+    @field_validator("per_source_caps")
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "mix") -> "MixPolicy":
-        """Build a policy from a config mapping; a bad value raises ConfigError naming its dotted key.
+    def _named_sources(cls, caps: dict[str, float]) -> dict[str, float]:
+        for source in caps:
+            if not source.strip():
+                raise FieldError("source name must not be empty", source)
+        return caps
 
-        Besides types and ranges, a cap that can never be used while the floor
-        holds (``synthetic_cap`` or ``unknown_cap`` above ``1 - human_floor``)
-        is rejected, naming whichever of the two keys the config set.
-        """
-        if not isinstance(data, Mapping):
-            raise ConfigError(prefix, f"must be a table, got {data!r}")
-        reject_unknown(data, cls.KEYS, prefix)
-        human_floor = take_fraction(data, "human_floor", prefix, 0.5)
-        synthetic_cap = take_fraction(data, "synthetic_cap", prefix, 0.3)
-        unknown_cap = take_fraction(data, "unknown_cap", prefix, 0.1)
-        caps_table = take_table(data, "per_source_caps", prefix)
-        caps_prefix = f"{prefix}.per_source_caps" if prefix else "per_source_caps"
-        per_source_caps: dict[str, float] = {}
-        for source in caps_table:
-            if not str(source).strip():
-                raise ConfigError(f"{caps_prefix}.{source}", "source name must not be empty")
-            per_source_caps[str(source)] = take_fraction(caps_table, source, caps_prefix)
-        for cap_name, cap in (("synthetic_cap", synthetic_cap), ("unknown_cap", unknown_cap)):
-            if cap > 1.0 - human_floor + _EPS:
+    @model_validator(mode="after")
+    def _caps_reachable(self) -> "MixPolicy":
+        for cap_name in ("synthetic_cap", "unknown_cap"):
+            cap = getattr(self, cap_name)
+            if cap > 1.0 - self.human_floor + _EPS:
                 # Name the key the user actually wrote: a raised floor with a default cap
                 # is a floor problem from the user's point of view.
-                blamed = cap_name if cap_name in data or "human_floor" not in data else "human_floor"
-                raise ConfigError(
-                    f"{prefix}.{blamed}" if prefix else blamed,
-                    f"{cap_name} {cap} can never be reached while human_floor {human_floor} holds "
-                    f"(needs {cap_name} <= 1 - human_floor = {1.0 - human_floor:.6g})",
+                given = self.model_fields_set
+                blamed = cap_name if cap_name in given or "human_floor" not in given else "human_floor"
+                raise FieldError(
+                    f"{cap_name} {cap} can never be reached while human_floor {self.human_floor} holds "
+                    f"(needs {cap_name} <= 1 - human_floor = {1.0 - self.human_floor:.6g})",
+                    blamed,
                 )
-        return cls(
-            human_floor=human_floor,
-            synthetic_cap=synthetic_cap,
-            unknown_cap=unknown_cap,
-            per_source_caps=per_source_caps,
-            target_size=take_number(data, "target_size", prefix, 1000, lo=1, integer=True),
-            seed=take_number(data, "seed", prefix, 0, integer=True),
-            mode=take_str(data, "mode", prefix, "accumulate", choices=MODES),
-            fresh_share=take_fraction(data, "fresh_share", prefix, 0.25),
-        )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The policy as a JSON/TOML-ready dict that :meth:`from_mapping` reads back."""
+        """The policy as a JSON/TOML-ready dict that ``MixPolicy.model_validate`` reads back."""
         return {
             "human_floor": self.human_floor,
             "synthetic_cap": self.synthetic_cap,

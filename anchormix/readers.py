@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from anchormix.configtools import reject_unknown, take_number
-from anchormix.errors import ConfigError
+from pydantic import Field, model_validator
+
 from anchormix.ingest.csv_reader import read_csv
 from anchormix.ingest.jsonl_reader import read_jsonl
 from anchormix.ingest.line_reader import LineReader
@@ -31,6 +31,7 @@ from anchormix.ingest.safe_text import clean_text, clip
 from anchormix.ingest.strict_json import parse_json
 from anchormix.ingest.warc_reader import WARC_SUFFIXES, read_warc
 from anchormix.records import InvalidRow, Record, validate_row
+from anchormix.settings_base import FieldError, Int, Section
 
 __all__ = [
     "JSONL_SUFFIXES", "MAX_LINE_BYTES", "SUPPORTED_SUFFIXES", "WARC_SUFFIXES", "FileLoad", "IngestSettings",
@@ -43,33 +44,36 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".json.gz")
 MAX_LINE_BYTES = 2**31 - 1  # csv.field_size_limit takes a C long
 
 
-@dataclass(frozen=True)
-class IngestSettings:
+class IngestSettings(Section):
     """``[ingest]``: limits applied when reading inbox files.
 
     ``max_line_bytes`` defaults to four times ``max_text_bytes`` (JSON escapes
-    can quadruple a text); ``max_decompressed_bytes`` caps the bytes read from
-    one file after decompression (plain files count their own bytes).
+    can quadruple a text) and must be at least ``max_text_bytes``;
+    ``max_decompressed_bytes`` caps the bytes read from one file after
+    decompression (plain files count their own bytes).
     """
 
-    max_text_bytes: int = 200_000
-    max_line_bytes: int | None = None
-    max_decompressed_bytes: int = 1 << 30
+    max_text_bytes: Int = Field(200_000, ge=1, le=MAX_LINE_BYTES)
+    max_line_bytes: Int = Field(None, ge=1, le=MAX_LINE_BYTES, validate_default=False)
+    max_decompressed_bytes: Int = Field(1 << 30, ge=1, le=2**53)
 
-    def __post_init__(self) -> None:
-        if self.max_line_bytes is None:
-            object.__setattr__(self, "max_line_bytes", min(4 * self.max_text_bytes, MAX_LINE_BYTES))
-
+    @model_validator(mode="before")
     @classmethod
-    def from_mapping(cls, data: dict, prefix: str = "ingest") -> "IngestSettings":
-        reject_unknown(data, ["max_text_bytes", "max_line_bytes", "max_decompressed_bytes"], prefix)
-        text = take_number(data, "max_text_bytes", prefix, 200_000, lo=1, hi=MAX_LINE_BYTES, integer=True)
-        line = take_number(data, "max_line_bytes", prefix, min(4 * text, MAX_LINE_BYTES), lo=1, hi=MAX_LINE_BYTES,
-                           integer=True)
-        if line < text:
-            raise ConfigError(f"{prefix}.max_line_bytes", f"must be >= {prefix}.max_text_bytes ({text}), got {line}")
-        total = take_number(data, "max_decompressed_bytes", prefix, 1 << 30, lo=1, hi=2**53, integer=True)
-        return cls(max_text_bytes=text, max_line_bytes=line, max_decompressed_bytes=total)
+    def _default_line_limit(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("max_line_bytes") is None:
+            text = data.get("max_text_bytes", 200_000)
+            if isinstance(text, float) and text.is_integer():
+                text = int(text)
+            if isinstance(text, int) and not isinstance(text, bool) and 1 <= text <= MAX_LINE_BYTES:
+                data = {**data, "max_line_bytes": min(4 * text, MAX_LINE_BYTES)}
+        return data
+
+    @model_validator(mode="after")
+    def _line_holds_a_text(self) -> "IngestSettings":
+        if self.max_line_bytes < self.max_text_bytes:
+            raise FieldError(f"must be >= max_text_bytes ({self.max_text_bytes}), got {self.max_line_bytes}",
+                             "max_line_bytes")
+        return self
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,12 @@ stages and gates run in tests, benchmarks and notebooks, in one process.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import duckdb
 
 from anchormix.config import Settings
 from anchormix.errors import PublishRefused
 from anchormix.gate_checks import evaluate_all
+from anchormix.settings_base import revalidated
 from anchormix.stages.dedup import dedup_drop
 from anchormix.stages.diversity import diversity_drop, pin_from_store
 from anchormix.stages.embed import embed_drop
@@ -69,7 +68,4 @@ def run_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, *, p
 
 def with_mix(settings: Settings, **changes) -> Settings:
     """A copy of ``settings`` with mix-policy fields changed (validated again)."""
-    from anchormix.mix import MixPolicy
-
-    raw = {**settings.section("mix"), **changes}
-    return replace(settings, mix=MixPolicy.from_mapping(raw))
+    return settings.model_copy(update={"mix": revalidated(settings.mix, changes, "mix")})

@@ -7,7 +7,7 @@ from anchormix.stages.dedup import dedup_drop
 from assets._meta import OWNERS, md_table, schema
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 DEDUP_SCHEMA = schema([
     ("id", "string", ""), ("status", "string", "unique | duplicate"),
@@ -33,12 +33,12 @@ DEDUP_SCHEMA = schema([
 def deduplicated(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
     drop = context.partition_key
     with open_store(duckdb) as con:
-        counts = dedup_drop(con, drop, SETTINGS.dedup)
+        counts = dedup_drop(con, drop, settings().dedup)
         dups = con.execute(
             "SELECT id, method, duplicate_of, round(similarity, 3) AS similarity FROM dedup "
             "WHERE drop = ? AND status = 'duplicate' ORDER BY method, id", [drop]).df()
     return MaterializeResult(metadata={
         "dagster/row_count": counts["records"], "unique": counts["unique"],
         "exact_duplicates": counts["exact"], "near_duplicates": counts["minhash"],
-        "minhash_threshold": SETTINGS.dedup.minhash_threshold, "duplicates": md_table(dups),
+        "minhash_threshold": settings().dedup.minhash_threshold, "duplicates": md_table(dups),
     })

@@ -10,7 +10,7 @@ from assets._meta import OWNERS, md_table
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, EmbeddingResource, open_store
 from pipelines.run_config import BaselineConfig
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 def _metrics(report: dict) -> dict:
@@ -33,19 +33,20 @@ def _metrics(report: dict) -> dict:
 def diversity_baseline(context: AssetExecutionContext, config: BaselineConfig, duckdb: DuckDBResource,
                        embedding: EmbeddingResource) -> MaterializeResult:
     through = config.through_drop or "9999-12-31"
+    s = settings()
     with open_store(duckdb) as con:
         try:
             baseline, n_human = pin_from_store(
-                con, through, SETTINGS.paths.baseline, embedding.settings(), SETTINGS.diversity.baseline_clusters,
-                SETTINGS.diversity.baseline_seed, SETTINGS.diversity.min_baseline_records, overwrite=config.replace,
-                typical_n=SETTINGS.mix.target_size)
+                con, through, s.paths.baseline, embedding.settings(), s.diversity.baseline_clusters,
+                s.diversity.baseline_seed, s.diversity.min_baseline_records, overwrite=config.replace,
+                typical_n=s.mix.target_size)
         except (BaselineMissing, BaselineExists) as exc:
             raise Failure(description=str(exc)) from exc
     for warning in baseline.adequacy:
         context.log.warning(f"baseline adequacy: {warning}")
     return MaterializeResult(metadata={
         "records": n_human, "clusters": int(len(baseline.weights)), "model_id": baseline.model_id,
-        "path": MetadataValue.path(str(SETTINGS.paths.baseline)),
+        "path": MetadataValue.path(str(s.paths.baseline)),
         "baseline_vendi": round(float(baseline.vendi), 4),
         "baseline_effective_rank": round(float(baseline.effective_rank), 4),
         "baseline_cluster_entropy": round(float(baseline.cluster_entropy), 4),
@@ -74,8 +75,8 @@ def diversity(context: AssetExecutionContext, duckdb: DuckDBResource,
               embedding: EmbeddingResource) -> MaterializeResult:
     with open_store(duckdb) as con:
         try:
-            summary = diversity_drop(con, context.partition_key, SETTINGS.paths.baseline, embedding.settings(),
-                                     SETTINGS.diversity.tail)
+            summary = diversity_drop(con, context.partition_key, settings().paths.baseline, embedding.settings(),
+                                     settings().diversity.tail)
         except BaselineMissing as exc:
             raise Failure(description=str(exc)) from exc
     return MaterializeResult(metadata={

@@ -8,7 +8,7 @@ from anchormix.stages.normalize import normalize_drop
 from assets._meta import OWNERS, md_counts, md_table, schema
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 @asset(
@@ -33,11 +33,11 @@ from pipelines.settings import SETTINGS
 )
 def raw_records(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
     drop = context.partition_key
-    files = drop_files(SETTINGS.paths.inbox, drop)
+    files = drop_files(settings().paths.inbox, drop)
     if not files:
-        context.log.warning(f"no inbox files in {SETTINGS.paths.inbox / drop}")
+        context.log.warning(f"no inbox files in {settings().paths.inbox / drop}")
     with open_store(duckdb) as con:
-        report = ingest_drop(con, SETTINGS.paths.inbox, drop, SETTINGS.ingest)
+        report = ingest_drop(con, settings().paths.inbox, drop, settings().ingest)
         total = con.execute("SELECT count(*) FROM raw_records WHERE drop = ?", [drop]).fetchone()[0]
         quarantined = con.execute(
             "SELECT file, line, reason FROM quarantine WHERE drop = ? ORDER BY file, line", [drop]).df()

@@ -10,7 +10,7 @@ from assets._meta import OWNERS, md_table, schema
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, EmbeddingResource, open_store
 from pipelines.run_config import MixConfig
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 HISTORY_METRICS = ("share_human", "vendi", "vendi_ratio", "tail_coverage", "js_baseline", "n_records")
 
@@ -65,8 +65,8 @@ def mix_candidate(context: AssetExecutionContext, config: MixConfig, duckdb: Duc
     drop = context.partition_key
     with open_store(duckdb) as con:
         try:
-            c = build_candidate(con, drop, config.policy(), config.gates(), config.detector_auroc_floor,
-                                SETTINGS.paths.baseline, embedding.settings(), SETTINGS.diversity.tail)
+            c = build_candidate(con, drop, config.policy(), config.gates(), config.detector_floor(),
+                                settings().paths.baseline, embedding.settings(), settings().diversity.tail)
         except BaselineMissing as exc:
             raise Failure(description=str(exc)) from exc
         history = history_table(con)

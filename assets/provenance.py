@@ -7,7 +7,7 @@ from anchormix.stages.provenance import provenance_drop
 from assets._meta import OWNERS, md_counts, md_table, schema
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 @asset(
@@ -32,7 +32,8 @@ from pipelines.settings import SETTINGS
 def provenance(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
     drop = context.partition_key
     with open_store(duckdb) as con:
-        summary = provenance_drop(con, drop, SETTINGS.paths.registry, SETTINGS.detector, SETTINGS.paths.models)
+        s = settings()
+        summary = provenance_drop(con, drop, s.paths.registry, s.detector, s.paths.models)
         verdicts = con.execute(
             "SELECT signal, verdict, count(*) AS records FROM evidence WHERE drop <= ? GROUP BY ALL ORDER BY ALL",
             [drop]).df()

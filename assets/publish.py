@@ -11,7 +11,7 @@ from anchormix.stages.publish import publish_drop
 from assets._meta import OWNERS, schema
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 @asset(
@@ -39,7 +39,8 @@ def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
     drop = context.partition_key
     with open_store(duckdb) as con:
         try:
-            result = publish_drop(con, drop, SETTINGS.paths.published, group_readable=SETTINGS.publish.group_readable)
+            s = settings()
+            result = publish_drop(con, drop, s.paths.published, group_readable=s.publish.group_readable)
         except PublishRefused as exc:
             raise Failure(description=f"Refusing to publish: {exc}") from exc
     metadata = {

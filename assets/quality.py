@@ -7,7 +7,7 @@ from anchormix.stages.quality import quality_drop
 from assets._meta import OWNERS, md_counts, schema
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 @asset(
@@ -30,7 +30,7 @@ from pipelines.settings import SETTINGS
 )
 def quality(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
     with open_store(duckdb) as con:
-        summary = quality_drop(con, context.partition_key, SETTINGS.quality)
+        summary = quality_drop(con, context.partition_key, settings().quality)
     return MaterializeResult(metadata={
         "dagster/row_count": summary["scored"], "passed": summary["passed"], "filtered": summary["failed"],
         "filter_reasons": md_counts(summary["reasons"], "rule", "records"),

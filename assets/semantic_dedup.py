@@ -8,7 +8,7 @@ from assets._meta import OWNERS, md_table
 from assets.dedup import DEDUP_SCHEMA
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL, EmbeddingResource, open_store
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 @asset(
@@ -30,7 +30,7 @@ def semantic_dedup(context: AssetExecutionContext, duckdb: DuckDBResource,
                    embedding: EmbeddingResource) -> MaterializeResult:
     drop = context.partition_key
     with open_store(duckdb) as con:
-        summary = semantic_drop(con, drop, SETTINGS.dedup, embedding.settings())
+        summary = semantic_drop(con, drop, settings().dedup, embedding.settings())
         dups = con.execute(
             "SELECT id, duplicate_of, round(similarity, 4) AS cosine FROM dedup "
             "WHERE drop = ? AND method = 'semantic' ORDER BY id", [drop]).df()

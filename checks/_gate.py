@@ -12,7 +12,7 @@ from anchormix.gates import record_gate
 from anchormix.stages.mix import latest_candidate
 from assets._meta import md_table
 from pipelines.resources import open_store
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 def _metadata_value(value):
@@ -38,7 +38,7 @@ def run_gate(context: AssetCheckExecutionContext, duckdb: DuckDBResource,
     metadata = {"fingerprint": candidate["fingerprint"]}
     metadata.update({k: _metadata_value(v) for k, v in {**outcome.tables, **outcome.values}.items()})
     if outcome.gx_result is not None:
-        folder = SETTINGS.paths.runs / context.run.run_id
+        folder = settings().paths.runs / context.run.run_id
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{outcome.gate}.json"
         path.write_text(json.dumps(outcome.gx_result, indent=2, default=str))

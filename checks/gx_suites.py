@@ -8,7 +8,7 @@ from assets.mix import mix_candidate
 from checks._gate import run_gate
 from pipelines.partitions import drop_partitions
 from pipelines.resources import DUCKDB_POOL
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 @asset_check(
@@ -20,7 +20,7 @@ from pipelines.settings import SETTINGS
     ),
 )
 def gx_schema(context: AssetCheckExecutionContext, duckdb: DuckDBResource) -> AssetCheckResult:
-    return run_gate(context, duckdb, lambda con, c: gate_checks.gx_schema(con, c, SETTINGS.ingest.max_text_bytes))
+    return run_gate(context, duckdb, lambda con, c: gate_checks.gx_schema(con, c, settings().ingest.max_text_bytes))
 
 
 @asset_check(

@@ -21,7 +21,7 @@ from anchormix.stages.ingest import list_drops  # noqa: E402
 from pipelines.definitions import defs  # noqa: E402
 from pipelines.jobs import NIGHTLY_ASSETS  # noqa: E402
 from pipelines.resources import duckdb_resource, open_store  # noqa: E402
-from pipelines.settings import SETTINGS  # noqa: E402
+from pipelines.settings import settings  # noqa: E402
 
 PRE_BASELINE = NIGHTLY_ASSETS[: NIGHTLY_ASSETS.index("semantic_dedup") + 1]
 # Night 2 as a team might run it once from the Launchpad, trusting tonight's generator output: replace,
@@ -32,14 +32,15 @@ REPLACE_RUN_CONFIG = {"ops": {"mix_candidate": {"config": {"mode": "replace", "h
 
 def ensure_inbox() -> list[str]:
     """Build the demo inbox unless one is already there."""
-    drops = list_drops(SETTINGS.paths.inbox)
-    if drops and SETTINGS.paths.registry.exists():
-        print(f"using the existing demo inbox {SETTINGS.paths.inbox} ({', '.join(drops)})")
+    paths = settings().paths
+    drops = list_drops(paths.inbox)
+    if drops and paths.registry.exists():
+        print(f"using the existing demo inbox {paths.inbox} ({', '.join(drops)})")
         return drops
     from anchormix.demo.inbox import build_demo_inbox
 
-    built = build_demo_inbox(SETTINGS.paths.inbox, SETTINGS.paths.registry, SETTINGS.paths.models.parent / "keys",
-                             max_text_bytes=SETTINGS.ingest.max_text_bytes)
+    built = build_demo_inbox(paths.inbox, paths.registry, paths.models.parent / "keys",
+                             max_text_bytes=settings().ingest.max_text_bytes)
     print(f"built the demo inbox {built.inbox}: " + ", ".join(f"{k} {v}" for k, v in built.counts.items()))
     return built.drops
 
@@ -59,7 +60,8 @@ def main() -> int:
     drops = ensure_inbox()
     instance = DagsterInstance.get()
     first = drops[0]
-    if not (SETTINGS.paths.baseline.exists() and any(SETTINGS.paths.baseline.iterdir())):
+    baseline = settings().paths.baseline
+    if not (baseline.exists() and any(baseline.iterdir())):
         print(f"night 1 ({first}): curating up to embeddings, then pinning the human baseline")
         run_nightly(instance, first, selection=PRE_BASELINE)
         pinned = defs.resolve_job_def("pin_baseline").execute_in_process(instance=instance, raise_on_error=False)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dagster import DailyPartitionsDefinition
 
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 drop_partitions = DailyPartitionsDefinition(
-    start_date=SETTINGS.schedule.start_date,
-    timezone=SETTINGS.schedule.timezone,
+    start_date=settings().schedule.start_date,
+    timezone=settings().schedule.timezone,
     end_offset=1,
 )

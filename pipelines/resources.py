@@ -1,17 +1,27 @@
-"""Resources: the DuckDB store."""
+"""Resources: the DuckDB store and the embedding model.
+
+``EmbeddingResource`` is generated from the ``[embedding]`` section model (types and
+descriptions from the model, defaults from the loaded file) on first use, when
+the Definitions are built; its values are validated by that model.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from typing import Any
 
 import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
+from pydantic import create_model
 
 from anchormix.embed import EmbeddingSettings
+from anchormix.settings_base import revalidated
 from anchormix.store import connect_store, init_schema
-from pipelines.settings import SETTINGS
+from pipelines.settings import launchpad_fields
+from pipelines.settings import settings as project_settings
 
 # Steps that touch DuckDB share this pool; dagster.yaml limits it to one slot
 # because DuckDB allows one writing process per file.
@@ -20,8 +30,9 @@ DUCKDB_POOL = "anchormix_duckdb"
 
 def duckdb_resource() -> DuckDBResource:
     """The store configured in ``[paths] store``."""
-    SETTINGS.paths.store.parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBResource(database=str(SETTINGS.paths.store))
+    store = project_settings().paths.store
+    store.parent.mkdir(parents=True, exist_ok=True)
+    return DuckDBResource(database=str(store))
 
 
 @contextmanager
@@ -35,19 +46,32 @@ def open_store(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-class EmbeddingResource(ConfigurableResource):
+# Launchpad-visible embedding keys (cache and threads stay in the file).
+EMBEDDING_FIELDS = ("model", "max_seq_length", "batch_size", "quantize")
+
+
+class _EmbeddingResourceBase(ConfigurableResource):
     """The sentence-transformers model every vector-using step shares.
 
     A resource rather than per-asset config, so one run never mixes two models;
     override it for a run in the Launchpad under ``resources.embedding.config``.
     """
 
-    model: str = SETTINGS.embedding.model or ""
-    max_seq_length: int = SETTINGS.embedding.max_seq_length
-    batch_size: int = SETTINGS.embedding.batch_size
-    quantize: bool = SETTINGS.embedding.quantize
-
     def settings(self) -> EmbeddingSettings:
-        raw = {**SETTINGS.section("embedding"), "model": self.model, "max_seq_length": self.max_seq_length,
-               "batch_size": self.batch_size, "quantize": self.quantize}
-        return EmbeddingSettings.from_mapping(raw)
+        """The [embedding] section with this run's values, validated like the file."""
+        return revalidated(project_settings().embedding, {k: getattr(self, k) for k in EMBEDDING_FIELDS},
+                           "embedding")
+
+
+@cache
+def embedding_resource_class() -> type[ConfigurableResource]:
+    """``EmbeddingResource``, with defaults from the loaded file."""
+    return create_model("EmbeddingResource", __base__=_EmbeddingResourceBase, __module__=__name__,
+                        __doc__=_EmbeddingResourceBase.__doc__,
+                        **launchpad_fields(project_settings().embedding, EMBEDDING_FIELDS))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EmbeddingResource":
+        return embedding_resource_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,56 +1,66 @@
-"""Launchpad-friendly run config. Defaults come from ``anchormix.toml`` so a user
-changes a value for one run in the Launchpad without editing the file; the
-values are validated by the same code that validates the file."""
+"""Launchpad-friendly run config, derived from the settings model.
+
+``MixConfig`` is generated from the ``[mix]``, ``[gates]`` and ``[detector]``
+section models: each field's type and description come from the model, its
+default from the loaded ``anchormix.toml``, so a user changes a value for one
+run in the Launchpad without editing the file. A run's values are validated by
+the same section models that validate the file, so a bad value fails with its
+dotted key (``mix.human_floor: must be <= 1.0, got 1.5``).
+
+The class is built on first use (``from pipelines.run_config import MixConfig``),
+which is when the Definitions are built, from :func:`pipelines.settings.settings`.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+from functools import cache
+from typing import Any
 
 from dagster import Config
-from pydantic import Field
+from pydantic import Field, create_model
 
-from anchormix.diversity_gate import GateSettings
+from anchormix.diversity_gate import FLOOR_KEYS, GateSettings
 from anchormix.mix import MixPolicy
-from pipelines.settings import SETTINGS
+from anchormix.settings_base import revalidated
+from pipelines.settings import launchpad_fields, settings
 
-_mix, _gates = SETTINGS.mix, SETTINGS.gates
+# Launchpad-visible fields per section (per_source_caps and the gate's cost knobs stay in the file).
+MIX_FIELDS = ("human_floor", "synthetic_cap", "unknown_cap", "target_size", "seed", "mode", "fresh_share")
+GATE_FIELDS = ("alpha", "null_draws", *FLOOR_KEYS)
+DETECTOR_FIELDS = {"auroc_floor": "detector_auroc_floor"}
 
 
-class MixConfig(Config):
+class _MixConfigBase(Config):
     """The mix policy and the gate thresholds the candidate is judged by."""
 
-    human_floor: float = Field(default=_mix.human_floor, description="Minimum human share of the mix")
-    synthetic_cap: float = Field(default=_mix.synthetic_cap, description="Maximum synthetic share")
-    unknown_cap: float = Field(default=_mix.unknown_cap, description="Maximum unknown share")
-    target_size: int = Field(default=_mix.target_size, description="Records wanted in the mix")
-    seed: int = Field(default=_mix.seed, description="Sampler seed (same seed, same mix)")
-    mode: str = Field(default=_mix.mode, description="accumulate (keep earlier human records) or replace")
-    fresh_share: float = Field(default=_mix.fresh_share,
-                               description="accumulate: share of the mix offered to tonight's human records")
-    alpha: float = Field(default=_gates.alpha,
-                         description="Family-wise rate at which healthy candidates may be blocked by the diversity gate")
-    null_draws: int = Field(default=_gates.null_draws, description="Healthy baseline subsamples per null distribution")
-    vendi_ratio_floor: Optional[float] = Field(default=_gates.vendi_ratio_floor,
-                                               description="Optional absolute floor on Vendi / baseline Vendi (off when empty)")
-    tail_coverage_floor: Optional[float] = Field(default=_gates.tail_coverage_floor,
-                                                 description="Optional absolute floor on rare-cluster coverage")
-    js_baseline_ceiling: Optional[float] = Field(default=_gates.js_baseline_ceiling,
-                                                 description="Optional absolute ceiling on JS divergence (bits)")
-    max_drop_from_previous: Optional[float] = Field(default=_gates.max_drop_from_previous,
-                                                    description="Optional ceiling on the size-matched Vendi ratio's fall")
-    detector_auroc_floor: float = Field(default=SETTINGS.detector.auroc_floor,
-                                        description="Held-out detector AUROC below which suspected labels are not trusted")
     def policy(self) -> MixPolicy:
-        raw = {**SETTINGS.section("mix"), **{k: getattr(self, k) for k in
-               ("human_floor", "synthetic_cap", "unknown_cap", "target_size", "seed", "mode", "fresh_share")}}
-        return MixPolicy.from_mapping(raw)
+        """The [mix] section with this run's values, validated like the file."""
+        return revalidated(settings().mix, {k: getattr(self, k) for k in MIX_FIELDS}, "mix")
 
     def gates(self) -> GateSettings:
-        """The [gates] section with this run's overrides, validated like the file."""
-        raw = {**SETTINGS.section("gates"), "alpha": self.alpha, "null_draws": self.null_draws}
-        for key in ("vendi_ratio_floor", "tail_coverage_floor", "js_baseline_ceiling", "max_drop_from_previous"):
-            raw[key] = getattr(self, key)
-        return GateSettings.from_mapping(raw)
+        """The [gates] section with this run's values, validated like the file."""
+        return revalidated(settings().gates, {k: getattr(self, k) for k in GATE_FIELDS}, "gates")
+
+    def detector_floor(self) -> float:
+        """``detector_auroc_floor`` validated as ``[detector] auroc_floor``."""
+        return revalidated(settings().detector, {"auroc_floor": self.detector_auroc_floor}, "detector").auroc_floor
+
+
+@cache
+def mix_config() -> type[Config]:
+    """``MixConfig``, with defaults from the loaded file."""
+    s = settings()
+    return create_model(
+        "MixConfig", __base__=_MixConfigBase, __module__=__name__, __doc__=_MixConfigBase.__doc__,
+        **launchpad_fields(s.mix, MIX_FIELDS), **launchpad_fields(s.gates, GATE_FIELDS),
+        **launchpad_fields(s.detector, DETECTOR_FIELDS),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MixConfig":
+        return mix_config()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BaselineConfig(Config):

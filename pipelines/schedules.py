@@ -9,7 +9,7 @@ from dagster import AssetKey, DefaultScheduleStatus, RunRequest, ScheduleEvaluat
 from anchormix.stages.ingest import list_drops
 from pipelines.jobs import nightly_job
 from pipelines.partitions import drop_partitions
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 def partitions_to_run(context: ScheduleEvaluationContext) -> list[str]:
@@ -18,7 +18,7 @@ def partitions_to_run(context: ScheduleEvaluationContext) -> list[str]:
     yesterday = (when - timedelta(days=1)).strftime("%Y-%m-%d")
     done = context.instance.get_materialized_partitions(AssetKey("raw_records"))
     valid = set(drop_partitions.get_partition_keys(current_time=when))
-    wanted = [d for d in list_drops(SETTINGS.paths.inbox) if d not in done and d in valid]
+    wanted = [d for d in list_drops(settings().paths.inbox) if d not in done and d in valid]
     if yesterday in valid and yesterday not in wanted:
         wanted.append(yesterday)
     return sorted(wanted)
@@ -27,8 +27,8 @@ def partitions_to_run(context: ScheduleEvaluationContext) -> list[str]:
 @schedule(
     name="nightly_schedule",
     job=nightly_job,
-    cron_schedule=SETTINGS.schedule.cron,
-    execution_timezone=SETTINGS.schedule.timezone,
+    cron_schedule=settings().schedule.cron,
+    execution_timezone=settings().schedule.timezone,
     default_status=DefaultScheduleStatus.RUNNING,
     description="Every night (02:00 UTC by default, `[schedule] cron`): yesterday's drop and any missed drop.",
 )

@@ -19,7 +19,7 @@ from dagster import (
 from anchormix.stages.ingest import drop_files, list_drops
 from pipelines.jobs import nightly_job
 from pipelines.partitions import drop_partitions
-from pipelines.settings import SETTINGS
+from pipelines.settings import settings
 
 
 def last_ingest_ns(context: SensorEvaluationContext, drop: str) -> int:
@@ -32,8 +32,9 @@ def last_ingest_ns(context: SensorEvaluationContext, drop: str) -> int:
 def inbox_state() -> dict[str, dict[str, int]]:
     """``{drop: {file: mtime_ns}}`` for every drop folder in the inbox."""
     state = {}
-    for drop in list_drops(SETTINGS.paths.inbox):
-        state[drop] = {str(p.name): p.stat().st_mtime_ns for p in drop_files(SETTINGS.paths.inbox, drop)}
+    inbox = settings().paths.inbox
+    for drop in list_drops(inbox):
+        state[drop] = {str(p.name): p.stat().st_mtime_ns for p in drop_files(inbox, drop)}
     return state
 
 
@@ -59,5 +60,5 @@ def inbox_sensor(context: SensorEvaluationContext):
         requests.append(RunRequest(run_key=f"inbox:{drop}:{digest}", partition_key=drop,
                                    tags={"anchormix/trigger": "inbox_sensor"}))
     if not requests:
-        return SkipReason(f"no new files in {SETTINGS.paths.inbox}")
+        return SkipReason(f"no new files in {settings().paths.inbox}")
     return SensorResult(run_requests=requests, cursor=json.dumps(current, sort_keys=True))

@@ -20,14 +20,13 @@ another duplicate.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
-from anchormix.configtools import reject_unknown, take_bool, take_fraction, take_number
+from anchormix.settings_base import Bool, Float, Int, Section
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -49,8 +48,7 @@ class SignatureMismatch(RuntimeError):
     """
 
 
-@dataclass(frozen=True)
-class NearDedupSettings:
+class NearDedupSettings(Section):
     """The ``[dedup]`` config section (near and semantic duplicates).
 
     ``minhash_threshold`` (0.8): estimated Jaccard at or above which a record is
@@ -61,44 +59,13 @@ class NearDedupSettings:
     k-means clusters and how many nearest clusters each record is searched in.
     """
 
-    minhash_threshold: float = 0.8
-    num_perm: int = 128
-    shingle_size: int = 5
-    semantic_enabled: bool = True
-    semantic_tau: float = 0.95
-    semantic_clusters: int = 0
-    semantic_nprobe: int = 8
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "dedup") -> "NearDedupSettings":
-        """Build settings from a config mapping; unknown keys or bad values raise ConfigError."""
-        reject_unknown(
-            data,
-            (
-                "minhash_threshold",
-                "num_perm",
-                "shingle_size",
-                "semantic_enabled",
-                "semantic_tau",
-                "semantic_clusters",
-                "semantic_nprobe",
-            ),
-            prefix,
-        )
-        threshold = take_fraction(data, "minhash_threshold", prefix, 0.8)
-        if threshold <= 0.0:
-            from anchormix.errors import ConfigError
-
-            raise ConfigError(f"{prefix}.minhash_threshold", f"must be > 0, got {threshold!r}")
-        return cls(
-            minhash_threshold=threshold,
-            num_perm=take_number(data, "num_perm", prefix, 128, lo=16, hi=1024, integer=True),
-            shingle_size=take_number(data, "shingle_size", prefix, 5, lo=1, hi=32, integer=True),
-            semantic_enabled=take_bool(data, "semantic_enabled", prefix, True),
-            semantic_tau=take_number(data, "semantic_tau", prefix, 0.95, lo=0.5, hi=1.0),
-            semantic_clusters=take_number(data, "semantic_clusters", prefix, 0, lo=0, integer=True),
-            semantic_nprobe=take_number(data, "semantic_nprobe", prefix, 8, lo=1, integer=True),
-        )
+    minhash_threshold: Float = Field(0.8, gt=0.0, le=1.0)
+    num_perm: Int = Field(128, ge=16, le=1024)
+    shingle_size: Int = Field(5, ge=1, le=32)
+    semantic_enabled: Bool = True
+    semantic_tau: Float = Field(0.95, ge=0.5, le=1.0)
+    semantic_clusters: Int = Field(0, ge=0)
+    semantic_nprobe: Int = Field(8, ge=1)
 
 
 def shingles(text: str, n: int) -> set[bytes]:

@@ -63,14 +63,13 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
 
-from anchormix.configtools import reject_unknown, take_number, take_str
-from anchormix.errors import ConfigError
 from anchormix.provenance.detector_features import (
     BLOCKS,
     BlockFeatures,
@@ -82,6 +81,7 @@ from anchormix.provenance.detector_features import (
     text_of,
     words,
 )
+from anchormix.settings_base import Float, FieldError, Int, Section
 
 FEATURE_VERSION = "v2:word12+charwb15+emb+style12/ridge/blockcap"
 BLOCK_LOGIT_CAP = 3.0
@@ -92,69 +92,48 @@ _MODEL_PARAMS = ("max_human_flag_rate", "min_per_class", "min_words", "cv_folds"
                  "presume_human_quantile")
 
 
-@dataclass(frozen=True)
-class DetectorSettings:
+def _iso_date(value: Any) -> Any:
+    """``presume_human_before``: a TOML date or a ``YYYY-MM-DD`` string."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"must be YYYY-MM-DD, got {value!r}") from None
+    if isinstance(value, datetime):
+        return value.date()
+    if value is not None and not isinstance(value, date):
+        raise ValueError(f"must be YYYY-MM-DD, got {value!r}")
+    return value
+
+
+class DetectorSettings(Section):
     """``[detector]``: features, threshold rule, health gate and retraining schedule."""
 
-    auroc_floor: float = 0.85
-    max_human_flag_rate: float = 0.02
-    flag_rate_alpha: float = 0.01
-    min_per_class: int = 20
-    min_words: int = 5
-    cv_folds: int = 5
-    test_fraction: float = 0.25
-    seed: int = 0
-    presume_human_before: date | None = None
-    max_features: int = 200_000
-    alpha: float = 0.3
-    weight_word: float = 1.0
-    weight_char: float = 0.5
-    weight_emb: float = 0.5
-    weight_style: float = 1.0
-    presume_human_quantile: float = 0.3
-    retrain_growth: float = 0.25
-    retrain_every_days: int = 0
+    auroc_floor: Float = Field(0.85, ge=0.5, le=1.0, description=(
+        "Held-out detector AUROC below which suspected labels are not trusted"))
+    max_human_flag_rate: Float = Field(0.02, ge=0.001, le=0.5)
+    flag_rate_alpha: Float = Field(0.01, ge=1e-6, le=0.5)
+    min_per_class: Int = Field(20, ge=2)
+    min_words: Int = Field(5, ge=1)
+    cv_folds: Int = Field(5, ge=2, le=20)
+    test_fraction: Float = Field(0.25, ge=0.05, le=0.9)
+    seed: Int = 0
+    presume_human_before: Annotated[Optional[date], BeforeValidator(_iso_date)] = None
+    max_features: Int = Field(200_000, ge=1000)
+    alpha: Float = Field(0.3, ge=1e-4, le=1e4)
+    weight_word: Float = Field(1.0, ge=0.0, le=10.0)
+    weight_char: Float = Field(0.5, ge=0.0, le=10.0)
+    weight_emb: Float = Field(0.5, ge=0.0, le=10.0)
+    weight_style: Float = Field(1.0, ge=0.0, le=10.0)
+    presume_human_quantile: Float = Field(0.3, ge=0.01, le=1.0)
+    retrain_growth: Float = Field(0.25, ge=0.0, le=100.0)
+    retrain_every_days: Int = Field(0, ge=0)
 
-    @classmethod
-    def from_mapping(cls, data: dict, prefix: str = "detector") -> "DetectorSettings":
-        """Validate a ``[detector]`` mapping; errors name the dotted key."""
-        reject_unknown(data, [f.name for f in cls.__dataclass_fields__.values()], prefix)
-        cutoff = take_str(data, "presume_human_before", prefix, None) if not isinstance(
-            data.get("presume_human_before"), date) else data["presume_human_before"]
-        if isinstance(cutoff, str):
-            try:
-                cutoff = date.fromisoformat(cutoff)
-            except ValueError:
-                raise ConfigError(f"{prefix}.presume_human_before", f"must be YYYY-MM-DD, got {cutoff!r}") from None
-        d = cls()
-
-        def num(name, lo=None, hi=None, integer=False):
-            value = take_number(data, name, prefix, getattr(d, name), lo=lo, hi=hi, integer=integer)
-            return value if integer else float(value)
-
-        out = cls(
-            auroc_floor=num("auroc_floor", 0.5, 1.0),
-            max_human_flag_rate=num("max_human_flag_rate", 0.001, 0.5),
-            flag_rate_alpha=num("flag_rate_alpha", 1e-6, 0.5),
-            min_per_class=num("min_per_class", 2, integer=True),
-            min_words=num("min_words", 1, integer=True),
-            cv_folds=num("cv_folds", 2, 20, integer=True),
-            test_fraction=num("test_fraction", 0.05, 0.9),
-            seed=num("seed", integer=True),
-            presume_human_before=cutoff,
-            max_features=num("max_features", 1000, integer=True),
-            alpha=num("alpha", 1e-4, 1e4),
-            weight_word=num("weight_word", 0.0, 10.0),
-            weight_char=num("weight_char", 0.0, 10.0),
-            weight_emb=num("weight_emb", 0.0, 10.0),
-            weight_style=num("weight_style", 0.0, 10.0),
-            presume_human_quantile=num("presume_human_quantile", 0.01, 1.0),
-            retrain_growth=num("retrain_growth", 0.0, 100.0),
-            retrain_every_days=num("retrain_every_days", 0, integer=True),
-        )
-        if not any(out.block_weights().values()):
-            raise ConfigError(f"{prefix}.weight_word", "at least one feature block needs a weight > 0")
-        return out
+    @model_validator(mode="after")
+    def _some_block(self) -> "DetectorSettings":
+        if not any(self.block_weights().values()):
+            raise FieldError("at least one feature block needs a weight > 0", "weight_word")
+        return self
 
     def block_weights(self) -> dict[str, float]:
         """Weight per feature block (0 = left out)."""
@@ -434,7 +413,7 @@ def default_embedder(embedding: dict[str, Any] | None = None) -> Embedder:
     from anchormix.embed import EmbeddingSettings, encode, load_model
 
     settings = EmbeddingSettings(**{k: v for k, v in (embedding or {}).items()
-                                    if k in EmbeddingSettings.__dataclass_fields__})
+                                    if k in EmbeddingSettings.model_fields})
 
     def embed(content_hashes, texts):
         return encode(load_model(settings), [text_of(t) or "" for t in texts], settings)
@@ -460,12 +439,10 @@ def load_detector(model_dir: Path, version: str) -> Detector:
 
 def embedding_identity(embedding_settings=None) -> tuple[dict[str, Any], str]:
     """(settings as a dict, model id) of the embedding model the ``emb`` block uses."""
-    from dataclasses import asdict
-
     from anchormix.embed import EmbeddingSettings, model_id
 
     settings = embedding_settings or EmbeddingSettings()
-    return asdict(settings), model_id(settings)
+    return settings.model_dump(), model_id(settings)
 
 
 def model_version(content_hashes, labels, settings: DetectorSettings, sources=None,

@@ -27,87 +27,79 @@ differ (shares are of those 1,318 docstrings, each rule alone):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Literal
 
-from anchormix.configtools import reject_unknown, take_bool, take_fraction, take_number, take_str, take_table
-from anchormix.errors import ConfigError
+from pydantic import Field, field_validator, model_validator
+
 from anchormix.quality.lang import ENGLISH, FUNCTION_WORDS, GOPHER_STOP_WORDS
+from anchormix.settings_base import Bool, FieldError, Float, Fraction, Int, Section
 
 FILTERS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
 UNKNOWN_LANGUAGE_CHOICES = ("neutral", "english")
 
-# name -> (kind, lower bound) for numbers that are not fractions in [0, 1].
-_INTEGERS = {"top_ngram_min_count", "min_words", "max_words", "min_stop_words", "c4_min_sentences", "c4_min_words_per_line",
-             "c4_max_word_length", "fineweb_short_line_length"}
-_NUMBERS = {"min_mean_word_length", "max_mean_word_length", "max_symbol_ratio", "fineweb_max_newline_word_ratio"}
-_BOOLS = {"detect_language", "c4_terminal_punctuation", "c4_remove_citations", "c4_lorem_ipsum",
-          "c4_javascript", "c4_curly_bracket", "c4_policy", "fineweb_line_punct_exclude_zero"}
 
-
-@dataclass(frozen=True)
-class QualitySettings:
+class QualitySettings(Section):
     """``[quality]`` thresholds. Fractions are in [0, 1]; a ``min_*`` of 0 turns that rule off."""
 
     # which filters run, and how a record's language is decided (anchormix.quality.lang)
     filters: tuple[str, ...] = FILTERS
-    detect_language: bool = True
-    min_lang_confidence: float = 0.65
-    unknown_language: str = "neutral"
+    detect_language: Bool = True
+    min_lang_confidence: Fraction = 0.65
+    unknown_language: Literal["neutral", "english"] = "neutral"
     stop_words: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (language, words) overrides
 
     # Gopher quality (Rae et al. 2021, A.1.1)
-    min_words: int = 8  # published: 50
-    max_words: int = 100_000
-    min_mean_word_length: float = 3.0
-    max_mean_word_length: float = 10.0
-    max_symbol_ratio: float = 0.1
-    max_bullet_line_fraction: float = 0.9
-    max_ellipsis_line_fraction: float = 0.3
-    min_alpha_word_fraction: float = 0.6  # published: 0.8
-    min_stop_words: int = 2
+    min_words: Int = Field(8, ge=0)  # published: 50
+    max_words: Int = Field(100_000, ge=0)
+    min_mean_word_length: Float = Field(3.0, ge=0.0)
+    max_mean_word_length: Float = Field(10.0, ge=0.0)
+    max_symbol_ratio: Float = Field(0.1, ge=0.0)
+    max_bullet_line_fraction: Fraction = 0.9
+    max_ellipsis_line_fraction: Fraction = 0.3
+    min_alpha_word_fraction: Fraction = 0.6  # published: 0.8
+    min_stop_words: Int = Field(2, ge=0)
 
     # Gopher repetition (Rae et al. 2021, table A1)
-    max_duplicate_line_fraction: float = 0.3
-    max_duplicate_paragraph_fraction: float = 0.3
-    max_duplicate_line_char_fraction: float = 0.2
-    max_duplicate_paragraph_char_fraction: float = 0.2
-    top_ngram_min_count: int = 2  # published (datatrove): 1
-    max_top_2gram_char_fraction: float = 0.2
-    max_top_3gram_char_fraction: float = 0.18
-    max_top_4gram_char_fraction: float = 0.16
-    max_duplicate_5gram_char_fraction: float = 0.15
-    max_duplicate_6gram_char_fraction: float = 0.14
-    max_duplicate_7gram_char_fraction: float = 0.13
-    max_duplicate_8gram_char_fraction: float = 0.12
-    max_duplicate_9gram_char_fraction: float = 0.11
-    max_duplicate_10gram_char_fraction: float = 0.10
+    max_duplicate_line_fraction: Fraction = 0.3
+    max_duplicate_paragraph_fraction: Fraction = 0.3
+    max_duplicate_line_char_fraction: Fraction = 0.2
+    max_duplicate_paragraph_char_fraction: Fraction = 0.2
+    top_ngram_min_count: Int = Field(2, ge=0)  # published (datatrove): 1
+    max_top_2gram_char_fraction: Fraction = 0.2
+    max_top_3gram_char_fraction: Fraction = 0.18
+    max_top_4gram_char_fraction: Fraction = 0.16
+    max_duplicate_5gram_char_fraction: Fraction = 0.15
+    max_duplicate_6gram_char_fraction: Fraction = 0.14
+    max_duplicate_7gram_char_fraction: Fraction = 0.13
+    max_duplicate_8gram_char_fraction: Fraction = 0.12
+    max_duplicate_9gram_char_fraction: Fraction = 0.11
+    max_duplicate_10gram_char_fraction: Fraction = 0.10
 
     # C4 (Raffel et al. 2020, section 2.2), as a document filter
-    c4_terminal_punctuation: bool = False  # published: true
-    c4_min_sentences: int = 1  # published: 5
-    c4_min_words_per_line: int = 3
-    c4_max_word_length: int = 1000
-    c4_remove_citations: bool = True
-    c4_lorem_ipsum: bool = True
-    c4_javascript: bool = True
-    c4_curly_bracket: bool = True
-    c4_policy: bool = True
+    c4_terminal_punctuation: Bool = False  # published: true
+    c4_min_sentences: Int = Field(1, ge=0)  # published: 5
+    c4_min_words_per_line: Int = Field(3, ge=0)
+    c4_max_word_length: Int = Field(1000, ge=0)
+    c4_remove_citations: Bool = True
+    c4_lorem_ipsum: Bool = True
+    c4_javascript: Bool = True
+    c4_curly_bracket: Bool = True
+    c4_policy: Bool = True
 
     # FineWeb (Penedo et al. 2024)
-    fineweb_min_line_punct_fraction: float = 0.12
-    fineweb_line_punct_exclude_zero: bool = True  # published: false
-    fineweb_max_short_line_fraction: float = 0.67
-    fineweb_short_line_length: int = 30
-    fineweb_max_duplicate_line_char_fraction: float = 0.01
-    fineweb_max_newline_word_ratio: float = 0.3
+    fineweb_min_line_punct_fraction: Fraction = 0.12
+    fineweb_line_punct_exclude_zero: Bool = True  # published: false
+    fineweb_max_short_line_fraction: Fraction = 0.67
+    fineweb_short_line_length: Int = Field(30, ge=0)
+    fineweb_max_duplicate_line_char_fraction: Fraction = 0.01
+    fineweb_max_newline_word_ratio: Float = Field(0.3, ge=0.0)
 
     @classmethod
     def published(cls, **overrides: Any) -> "QualitySettings":
         """Every threshold at its published (datatrove) default."""
-        base = cls(min_words=50, c4_terminal_punctuation=True, c4_min_sentences=5, top_ngram_min_count=1,
-                   min_alpha_word_fraction=0.8, fineweb_line_punct_exclude_zero=False)
-        return replace(base, **overrides)
+        published = dict(min_words=50, c4_terminal_punctuation=True, c4_min_sentences=5, top_ngram_min_count=1,
+                         min_alpha_word_fraction=0.8, fineweb_line_punct_exclude_zero=False)
+        return cls(**{**published, **overrides})
 
     def stop_words_for(self, code: str) -> tuple[str, ...] | None:
         """The stop words of language ``code``: ``[quality.stop_words]``, else built in, else None."""
@@ -124,61 +116,42 @@ class QualitySettings:
     def duplicate_ngram_limits(self) -> tuple[tuple[int, float], ...]:
         return tuple((n, getattr(self, f"max_duplicate_{n}gram_char_fraction")) for n in range(5, 11))
 
+    @field_validator("filters", mode="before")
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], prefix: str = "quality") -> "QualitySettings":
-        """Validate ``[quality]``; every error names its dotted key."""
-        names = [f.name for f in fields(cls)]
-        reject_unknown(data, names, prefix)
-        defaults = cls()
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            default = getattr(defaults, f.name)
-            if f.name == "filters":
-                values[f.name] = _take_filters(data, prefix, default)
-            elif f.name == "unknown_language":
-                values[f.name] = take_str(data, f.name, prefix, default, choices=UNKNOWN_LANGUAGE_CHOICES)
-            elif f.name == "stop_words":
-                values[f.name] = _take_stop_words(data, prefix)
-            elif f.name in _BOOLS:
-                values[f.name] = take_bool(data, f.name, prefix, default)
-            elif f.name in _INTEGERS:
-                values[f.name] = take_number(data, f.name, prefix, default, lo=0, integer=True)
-            elif f.name in _NUMBERS:
-                values[f.name] = float(take_number(data, f.name, prefix, default, lo=0))
-            else:
-                values[f.name] = take_fraction(data, f.name, prefix, default)
-        settings = cls(**values)
-        if settings.min_words > settings.max_words:
-            raise ConfigError(f"{prefix}.min_words", f"must be <= max_words ({settings.max_words})")
-        if settings.min_mean_word_length > settings.max_mean_word_length:
-            raise ConfigError(f"{prefix}.min_mean_word_length",
-                              f"must be <= max_mean_word_length ({settings.max_mean_word_length})")
-        return settings
+    def _known_filters(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"must be a list of filter names, got {value!r}")
+        for name in value:
+            if name not in FILTERS:
+                raise ValueError(f"unknown filter {name!r} (allowed: {', '.join(FILTERS)})")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a filter twice")
+        return tuple(value)
 
+    @field_validator("stop_words", mode="before")
+    @classmethod
+    def _stop_word_table(cls, value: Any) -> Any:
+        """``[quality.stop_words]``: language code -> words, kept as sorted (code, words) pairs."""
+        if isinstance(value, tuple):  # already pairs, as stored
+            try:
+                value = dict(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"must be (language, words) pairs, got {value!r}") from None
+        if not isinstance(value, Mapping):
+            raise ValueError(f"must be a table of language = [words], got {value!r}")
+        out: dict[str, tuple[str, ...]] = {}
+        for code, words in value.items():
+            if not (isinstance(code, str) and code.isalpha() and code.islower() and 2 <= len(code) <= 3):
+                raise FieldError("must be a lowercase ISO 639 language code such as 'fr'", code)
+            if not isinstance(words, (list, tuple)) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+                raise FieldError(f"must be a non-empty list of words, got {words!r}", code)
+            out[code] = tuple(words)
+        return tuple(sorted(out.items()))
 
-def _take_filters(data: Mapping[str, Any], prefix: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    key = f"{prefix}.filters"
-    if "filters" not in data:
-        return default
-    value = data["filters"]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(key, f"must be a list of filter names, got {value!r}")
-    for name in value:
-        if name not in FILTERS:
-            raise ConfigError(key, f"unknown filter {name!r} (allowed: {', '.join(FILTERS)})")
-    if len(set(value)) != len(value):
-        raise ConfigError(key, "lists a filter twice")
-    return tuple(value)
-
-
-def _take_stop_words(data: Mapping[str, Any], prefix: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    table = take_table(data, "stop_words", prefix)
-    out: dict[str, tuple[str, ...]] = {}
-    for code, words in table.items():
-        key = f"{prefix}.stop_words.{code}"
-        if not (isinstance(code, str) and code.isalpha() and code.islower() and 2 <= len(code) <= 3):
-            raise ConfigError(key, "must be a lowercase ISO 639 language code such as 'fr'")
-        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
-            raise ConfigError(key, f"must be a non-empty list of words, got {words!r}")
-        out[code] = tuple(words)
-    return tuple(sorted(out.items()))
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> "QualitySettings":
+        if self.min_words > self.max_words:
+            raise FieldError(f"must be <= max_words ({self.max_words})", "min_words")
+        if self.min_mean_word_length > self.max_mean_word_length:
+            raise FieldError(f"must be <= max_mean_word_length ({self.max_mean_word_length})", "min_mean_word_length")
+        return self

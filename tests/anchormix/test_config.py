@@ -85,8 +85,64 @@ def test_nan_and_inf_are_refused_for_every_numeric_key(tmp_path, key, value):
 
 
 def test_ingest_limits_default_and_parse():
-    assert IngestSettings() == IngestSettings.from_mapping({})
+    assert IngestSettings() == IngestSettings.model_validate({})
     assert IngestSettings().max_line_bytes == 4 * IngestSettings().max_text_bytes
     assert IngestSettings().max_decompressed_bytes == 1 << 30
-    parsed = IngestSettings.from_mapping({"max_text_bytes": 1000, "max_decompressed_bytes": 5000})
+    parsed = IngestSettings.model_validate({"max_text_bytes": 1000, "max_decompressed_bytes": 5000})
     assert (parsed.max_line_bytes, parsed.max_decompressed_bytes) == (4000, 5000)
+
+
+def test_a_bad_file_names_every_dotted_key(tmp_path):
+    """The settings model loads the file; each bad value's error names its dotted key."""
+    path = tmp_path / "anchormix.toml"
+    path.write_text("[gates]\nalpha = 2.0\n[detector]\nmax_human_flag_rate = nan\n[mix]\nhumam_floor = 0.5\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    message = str(err.value)
+    assert err.value.key == "detector.max_human_flag_rate"  # sections validate in file-model order
+    assert message.startswith("detector.max_human_flag_rate: must be a finite number, got nan")
+    assert "\ngates.alpha: must be < 0.5, got 2.0" in message
+    assert "\nmix.humam_floor: unknown key (allowed: fresh_share, human_floor," in message
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[gates]\nalpha = 2.0\n", "gates.alpha"),
+    ("[detector]\nmax_human_flag_rate = nan\n", "detector.max_human_flag_rate"),
+    ("[mix]\nhumam_floor = 0.5\n", "mix.humam_floor"),
+    ("[publish]\ngroup_readable = 1\n", "publish.group_readable"),
+    ("[embedding]\nmodel = 3\n", "embedding.model"),
+    ("[dedup]\nnum_perm = 64.5\n", "dedup.num_perm"),
+])
+def test_one_bad_value_in_the_file_names_its_key(tmp_path, text, key):
+    path = tmp_path / "anchormix.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert err.value.key == key and str(err.value).startswith(key + ": ") and "\n" not in str(err.value)
+
+
+def test_paths_expand_home_and_variables_and_resolve_against_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANCHORMIX_TEST_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = tmp_path / "conf" / "anchormix.toml"
+    path.parent.mkdir()
+    path.write_text('[paths]\nstore = "$ANCHORMIX_TEST_DATA/x.duckdb"\ninbox = "~/inbox"\n')
+    s = load_settings(path)
+    assert s.paths.store == tmp_path / "data" / "x.duckdb"
+    assert s.paths.inbox == tmp_path / "home" / "inbox"
+    assert s.paths.runs == tmp_path / "conf" / "var" / "runs"  # a default, relative to the file
+    assert s.root == tmp_path / "conf" and s.source_file == path
+
+
+def test_settings_are_frozen_and_a_revalidated_copy_checks_its_values(tmp_path):
+    from pydantic import ValidationError
+
+    from anchormix.settings_base import revalidated
+
+    s = parse_settings({"mix": {"human_floor": 0.6}}, tmp_path)
+    with pytest.raises(ValidationError):
+        s.mix.human_floor = 0.1
+    assert revalidated(s.mix, {"mode": "replace"}, "mix").mode == "replace"
+    with pytest.raises(ConfigError) as err:
+        revalidated(s.mix, {"synthetic_cap": 0.5}, "mix")
+    assert err.value.key == "mix.synthetic_cap"

@@ -25,6 +25,7 @@ from anchormix.diversity import (
     vendi_score,
 )
 from anchormix.errors import ConfigError
+from anchormix.settings_base import parse_section
 from anchormix.simulate import gaussian_refit_sigmas, gaussian_refit_vectors
 
 
@@ -178,10 +179,10 @@ def test_report_has_every_metric(tmp_path):
     json.dumps(report)  # JSON-ready for Dagster metadata
 
 
-def test_diversity_settings_from_mapping():
-    d = DiversitySettings.from_mapping({"baseline_clusters": 64, "baseline_seed": 2, "tail_mass": 0.1})
+def test_diversity_settings_validate():
+    d = DiversitySettings.model_validate({"baseline_clusters": 64, "baseline_seed": 2, "tail_mass": 0.1})
     assert d.baseline_clusters == 64 and d.baseline_seed == 2 and d.min_baseline_records == 50
     assert d.tail.tail_mass == 0.1 and d.tail.min_count == 1
     with pytest.raises(ConfigError, match=r"diversity\.baseline_clusters: must be >= 2"):
-        DiversitySettings.from_mapping({"baseline_clusters": 1})
+        parse_section(DiversitySettings, {"baseline_clusters": 1}, "diversity")
     assert math.isfinite(js_divergence([1, 1], [1, 3]))

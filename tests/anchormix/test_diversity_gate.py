@@ -24,6 +24,7 @@ from anchormix.diversity_gate import (
 from anchormix.errors import ConfigError
 from anchormix.gate_checks import diversity as diversity_outcome
 from anchormix.healthy_null import null_p_value
+from anchormix.settings_base import parse_section
 
 D, K = 32, 12
 WEIGHTS = np.array([0.2, 0.15, 0.12, 0.1, 0.1, 0.08, 0.07, 0.06, 0.05, 0.03, 0.02, 0.02])
@@ -180,15 +181,15 @@ def test_check_outcome_carries_numeric_metadata_for_the_ui(setup):
 
 
 def test_gate_settings_validate_and_floors_are_off_by_default():
-    s = GateSettings.from_mapping({})
+    s = GateSettings.model_validate({})
     assert s.alpha == 0.01 and s.null_draws >= 200 and s.vendi_ratio_floor is None
-    assert GateSettings.from_mapping({"vendi_ratio_floor": 0.8}).vendi_ratio_floor == 0.8
+    assert GateSettings.model_validate({"vendi_ratio_floor": 0.8}).vendi_ratio_floor == 0.8
     with pytest.raises(ConfigError, match=r"gates\.alpha"):
-        GateSettings.from_mapping({"alpha": 0.7})
+        parse_section(GateSettings, {"alpha": 0.7}, "gates")
     with pytest.raises(ConfigError, match=r"gates\.null_draws"):
-        GateSettings.from_mapping({"null_draws": 10})
+        parse_section(GateSettings, {"null_draws": 10}, "gates")
     with pytest.raises(ConfigError, match=r"gates\.vendi_floor: unknown key"):
-        GateSettings.from_mapping({"vendi_floor": 0.5})
+        parse_section(GateSettings, {"vendi_floor": 0.5}, "gates")
 
 
 def test_nulls_are_cached_per_size_on_disk_for_later_runs(setup, tmp_path):

@@ -21,6 +21,7 @@ from anchormix.embed import (
 )
 from anchormix.errors import ConfigError
 from anchormix.normalize import content_hash, normalize_text
+from anchormix.settings_base import parse_section
 
 
 def stdlib_docs(limit: int, max_words: int = 40) -> list[str]:
@@ -62,16 +63,16 @@ class FakeModel:
 
 
 def test_settings_defaults_and_errors_name_the_key():
-    s = EmbeddingSettings.from_mapping({})
+    s = EmbeddingSettings.model_validate({})
     assert (s.model, s.max_seq_length, s.batch_size, s.cache, s.quantize) == ("", 128, 64, True, False)
     with pytest.raises(ConfigError, match=r"embedding\.batchsize: unknown key"):
-        EmbeddingSettings.from_mapping({"batchsize": 8})
+        parse_section(EmbeddingSettings, {"batchsize": 8}, "embedding")
     with pytest.raises(ConfigError, match=r"embedding\.max_seq_length"):
-        EmbeddingSettings.from_mapping({"max_seq_length": "long"})
+        parse_section(EmbeddingSettings, {"max_seq_length": "long"}, "embedding")
     with pytest.raises(ConfigError, match=r"embedding\.cache"):
-        EmbeddingSettings.from_mapping({"cache": "yes"})
+        parse_section(EmbeddingSettings, {"cache": "yes"}, "embedding")
     with pytest.raises(ConfigError, match=r"emb\.batch_size: must be >= 1"):
-        EmbeddingSettings.from_mapping({"batch_size": 0}, prefix="emb")
+        parse_section(EmbeddingSettings, {"batch_size": 0}, "emb")
 
 
 def test_model_id_is_stable_and_changes_with_what_changes_vectors():

@@ -8,6 +8,7 @@ import pytest
 
 from anchormix.errors import ConfigError
 from anchormix.mix import POOL_COLUMNS, MixPolicy, provenance_group, sample_mix, seeded_keys
+from anchormix.settings_base import parse_section
 
 TONIGHT = "2026-11-02"
 YESTERDAY = "2026-11-01"
@@ -35,7 +36,7 @@ def make_pool(spec, *, drop=TONIGHT, previously_published=False, start=0):
 
 
 def policy(**kw):
-    return MixPolicy.from_mapping(kw)
+    return MixPolicy.model_validate(kw)
 
 
 def group_counts(result):
@@ -60,7 +61,7 @@ def assert_meets_policy(result, pol):
 
 
 def test_policy_defaults_and_round_trip():
-    pol = MixPolicy.from_mapping({})
+    pol = MixPolicy.model_validate({})
     assert pol.to_dict() == {
         "human_floor": 0.5,
         "synthetic_cap": 0.3,
@@ -74,7 +75,7 @@ def test_policy_defaults_and_round_trip():
     custom = policy(
         human_floor=0.6, per_source_caps={"forum": 0.25}, target_size=50, seed=3, mode="replace", fresh_share=0.1
     )
-    assert MixPolicy.from_mapping(custom.to_dict()) == custom
+    assert MixPolicy.model_validate(custom.to_dict()) == custom
 
 
 @pytest.mark.parametrize(
@@ -101,14 +102,14 @@ def test_policy_defaults_and_round_trip():
 )
 def test_policy_errors_name_the_key(data, key):
     with pytest.raises(ConfigError) as err:
-        MixPolicy.from_mapping(data)
+        parse_section(MixPolicy, data, "mix")
     assert err.value.key == key
     assert str(err.value).startswith(key + ":")
 
 
 def test_policy_prefix_is_used_in_errors():
     with pytest.raises(ConfigError) as err:
-        MixPolicy.from_mapping({"human_floor": 2}, prefix="profiles.nightly.mix")
+        parse_section(MixPolicy, {"human_floor": 2}, "profiles.nightly.mix")
     assert err.value.key == "profiles.nightly.mix.human_floor"
 
 

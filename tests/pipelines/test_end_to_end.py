@@ -41,23 +41,24 @@ def history():
     from anchormix.demo.markov import MarkovModel
     from pipelines.definitions import defs
     from pipelines.demo import PRE_BASELINE, run_nightly
-    from pipelines.settings import SETTINGS
+    from pipelines.settings import settings
 
+    cfg = settings()
     today = datetime.now(timezone.utc).date()
-    built = build_demo_inbox(SETTINGS.paths.inbox, SETTINGS.paths.registry, SETTINGS.paths.models.parent / "keys",
+    built = build_demo_inbox(cfg.paths.inbox, cfg.paths.registry, cfg.paths.models.parent / "keys",
                              nights=[today - timedelta(days=5), today - timedelta(days=4)],
-                             max_text_bytes=SETTINGS.ingest.max_text_bytes, scale=0.5)
+                             max_text_bytes=cfg.ingest.max_text_bytes, scale=0.5)
     night1 = built.drops[0]
     # A third night of declared generator output only: under replace no human record is eligible.
     night3 = (datetime.fromisoformat(built.drops[-1]) + timedelta(days=1)).date().isoformat()
-    human = [r["text"] for r in map(json.loads, (SETTINGS.paths.inbox / night1 / "stdlib-signed.jsonl").open())]
+    human = [r["text"] for r in map(json.loads, (cfg.paths.inbox / night1 / "stdlib-signed.jsonl").open())]
     fetched = datetime.now(timezone.utc).isoformat()
     rows = [{"id": f"n3-{i}", "url": f"generator://n3/{i}", "fetched_at": fetched, "text": t, "source": GENERATOR_SOURCE}
             for i, t in enumerate(MarkovModel.train(human).generate(120, seed=99))]
-    (SETTINGS.paths.inbox / night3).mkdir(parents=True)
-    (SETTINGS.paths.inbox / night3 / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (cfg.paths.inbox / night3).mkdir(parents=True)
+    (cfg.paths.inbox / night3 / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    out = {"settings": SETTINGS, "night1": night1, "night3": night3, "counts": built.counts}
+    out = {"settings": cfg, "night1": night1, "night3": night3, "counts": built.counts}
     with instance_for_test() as instance:
         job = defs.resolve_job_def("nightly")
 
@@ -80,7 +81,7 @@ def history():
         # up to the gates (publishing it would only add a generation; what matters is the candidate).
         from pipelines.jobs import NIGHTLY_ASSETS
 
-        corrected = sorted((SETTINGS.paths.inbox / night1).glob("*.jsonl"))[0]
+        corrected = sorted((cfg.paths.inbox / night1).glob("*.jsonl"))[0]
         lines = corrected.read_text().splitlines(keepends=True)
         out["corrected"] = {"file": corrected, "rows": len(lines), "removed": json.loads(lines[-1])["id"]}
         corrected.write_text("".join(lines[:-1]))

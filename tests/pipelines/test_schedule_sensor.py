@@ -1,6 +1,6 @@
 """The nightly schedule and the inbox sensor, evaluated tick by tick (no daemon).
 
-Both read only ``SETTINGS.paths.inbox`` and the instance's raw_records
+Both read only ``settings().paths.inbox`` and the instance's raw_records
 materializations, so each test points them at its own inbox and a temporary
 test instance.
 """
@@ -30,8 +30,8 @@ def inbox(tmp_path, monkeypatch):
     folder = tmp_path / "inbox"
     folder.mkdir()
     stand_in = SimpleNamespace(paths=SimpleNamespace(inbox=folder))
-    monkeypatch.setattr(pipelines.schedules, "SETTINGS", stand_in)
-    monkeypatch.setattr(pipelines.sensors, "SETTINGS", stand_in)
+    monkeypatch.setattr(pipelines.schedules, "settings", lambda: stand_in)
+    monkeypatch.setattr(pipelines.sensors, "settings", lambda: stand_in)
     return folder
 
 

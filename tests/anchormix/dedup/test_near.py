@@ -25,6 +25,7 @@ from anchormix.dedup.near import (
 )
 from anchormix.errors import ConfigError
 from anchormix.normalize import content_hash, normalize_text
+from anchormix.settings_base import parse_section
 
 
 def long_stdlib_docs(limit: int) -> list[str]:
@@ -66,13 +67,13 @@ def jaccard(a: str, b: str, n: int) -> float:
 
 
 def test_settings_defaults_and_errors():
-    s = NearDedupSettings.from_mapping({})
+    s = NearDedupSettings.model_validate({})
     assert (s.minhash_threshold, s.num_perm, s.shingle_size) == (0.8, 128, 5)
     assert (s.semantic_tau, s.semantic_clusters, s.semantic_enabled) == (0.95, 0, True)
     with pytest.raises(ConfigError, match=r"dedup\.minhash_threshold: must be <= 1.0"):
-        NearDedupSettings.from_mapping({"minhash_threshold": 1.5})
+        parse_section(NearDedupSettings, {"minhash_threshold": 1.5}, "dedup")
     with pytest.raises(ConfigError, match=r"dedup\.shingles: unknown key"):
-        NearDedupSettings.from_mapping({"shingles": 3})
+        parse_section(NearDedupSettings, {"shingles": 3}, "dedup")
 
 
 def test_shingles_of_short_and_empty_text():

@@ -95,14 +95,14 @@ def keys() -> dict[str, tuple[bytes, str]]:
 
 @pytest.fixture(scope="session")
 def registry(keys) -> Registry:
-    return Registry.from_mapping({
+    return Registry.model_validate({"sources": {
         "archive": {"kind": "licensed_human_archive", "license": "PSF-2.0", "trust_tier": "high",
                     "public_keys": [{"key_id": "archive-1", "ed25519": keys["archive"][1]}]},
         "other": {"kind": "licensed_human_archive", "license": "CC-BY-4.0", "trust_tier": "medium",
                   "public_keys": [{"key_id": "other-1", "ed25519": keys["other"][1]}]},
         "crawl": {"kind": "web_crawl", "license": "mixed", "trust_tier": "medium"},
         "gen": {"kind": "generator", "license": "Apache-2.0", "trust_tier": "high"},
-    })
+    }})
 
 
 def make_cert_chain() -> dict[str, bytes]:

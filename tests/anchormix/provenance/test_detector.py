@@ -22,14 +22,15 @@ from anchormix.provenance.detector import (
     train_detector,
 )
 from anchormix.provenance.detector_features import N_STYLE, style_features
+from anchormix.settings_base import parse_section
 
 from _detector_helpers import cached_embed, translations  # noqa: E402  (this folder is on sys.path)
 
 def test_settings_defaults_and_errors():
-    s = DetectorSettings.from_mapping({})
+    s = DetectorSettings.model_validate({})
     assert (s.auroc_floor, s.min_per_class, s.max_human_flag_rate, s.presume_human_before) == (0.85, 20, 0.02, None)
     assert (s.retrain_growth, s.retrain_every_days) == (0.25, 0)
-    assert str(DetectorSettings.from_mapping({"presume_human_before": "2022-11-30"}).presume_human_before) == "2022-11-30"
+    assert str(DetectorSettings.model_validate({"presume_human_before": "2022-11-30"}).presume_human_before) == "2022-11-30"
     for bad, key in [({"auroc_floor": 1.5}, "detector.auroc_floor"),
                      ({"min_per_class": 1}, "detector.min_per_class"),
                      ({"max_human_flag_rate": 0.9}, "detector.max_human_flag_rate"),
@@ -40,7 +41,7 @@ def test_settings_defaults_and_errors():
                      ({"threshold_policy": "max_f1"}, "detector.threshold_policy"),
                      ({"thresh": 0.5}, "detector.thresh")]:
         with pytest.raises(ConfigError) as err:
-            DetectorSettings.from_mapping(bad)
+            parse_section(DetectorSettings, bad, "detector")
         assert err.value.key == key
 
 

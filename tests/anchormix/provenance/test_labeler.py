@@ -34,14 +34,14 @@ def photo_registry(keys, cert_chain, sign_png, tmp_path_factory) -> tuple[Regist
     (base / "anchors.pem").write_bytes(cert_chain["root_pem"])
     image = base / "camera.png"
     image.write_bytes(sign_png("digitalCapture"))
-    reg = Registry.from_mapping({
+    reg = Registry.model_validate({"sources": {
         "archive": {"kind": "licensed_human_archive", "license": "PSF-2.0", "trust_tier": "high",
                     "public_keys": [{"key_id": "archive-1", "ed25519": keys["archive"][1]}]},
         "crawl": {"kind": "web_crawl", "license": "mixed", "trust_tier": "medium"},
         "gen": {"kind": "generator", "license": "Apache-2.0", "trust_tier": "high"},
         "photos": {"kind": "web_crawl", "license": "CC-BY-4.0", "trust_tier": "medium",
                    "c2pa_trust_anchors": "anchors.pem"},
-    }, base_dir=base)
+    }}, context={"base_dir": base})
     return reg, str(image)
 
 
@@ -126,7 +126,9 @@ def test_no_detector_when_too_few_labelled(human_docs, machine_docs, keys, photo
 def test_untrusted_detector_is_recorded_but_labels_nothing(human_docs, machine_docs, keys, photo_registry, tmp_path):
     registry, image = photo_registry
     records = _records(human_docs, machine_docs, keys, image)
-    result = label_records(records, registry, DetectorSettings(auroc_floor=1.01), tmp_path, embed=cached_embed)
+    # A floor no AUROC reaches; the settings model refuses it (bounds 0.5..1), so it is built unvalidated.
+    unreachable = DetectorSettings.model_construct(auroc_floor=1.01)
+    result = label_records(records, registry, unreachable, tmp_path, embed=cached_embed)
     assert result.detector["trained"] and not result.detector["trusted"]
     assert (result.evidence.signal == "detector").any()
     crawl = result.classes[result.classes.id.str.startswith("crawl-")]

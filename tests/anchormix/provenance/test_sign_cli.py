@@ -19,7 +19,7 @@ def test_keygen_then_sign_roundtrip(tmp_path, capsys, human_docs):
     snippet = capsys.readouterr().out.splitlines()[-1]
     entry = {"kind": "licensed_human_archive", "license": "PSF-2.0", "trust_tier": "high",
              **tomllib.loads(snippet)}
-    registry = Registry.from_mapping({"python-stdlib": entry})
+    registry = Registry.model_validate({"sources": {"python-stdlib": entry}})
 
     src = tmp_path / "in.jsonl"
     rows = [{"id": "a", "text": human_docs[0], "fetched_at": "2026-02-01T00:00:00+00:00"},

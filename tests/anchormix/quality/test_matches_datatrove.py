@@ -24,8 +24,6 @@ printed in the failure message.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from anchormix.quality import QualitySettings, assess
@@ -85,7 +83,7 @@ def _keeps(result) -> bool:
 
 def _disagreements(name: str, settings: QualitySettings, texts: tuple[str, ...]) -> list[tuple]:
     reference = _datatrove(name, settings)
-    mine = replace(settings, filters=(name,))
+    mine = settings.model_copy(update={"filters": (name,)})
     out = []
     for i, text in enumerate(texts):
         theirs = reference.filter(Document(text=text, id=str(i)))

@@ -7,7 +7,6 @@ Text is either real (standard-library docstrings, OUTFOX essays) or structural
 from __future__ import annotations
 
 import re
-from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -108,9 +107,9 @@ def test_essays_mostly_pass_the_defaults():
 # -- configuration -------------------------------------------------------------------------------
 
 def test_empty_section_gives_defaults_and_published_differs_only_where_documented():
-    assert QualitySettings.from_mapping({}) == QualitySettings()
+    assert QualitySettings.model_validate({}) == QualitySettings()
     published, default = QualitySettings.published(), QualitySettings()
-    differing = {f.name for f in fields(QualitySettings) if getattr(published, f.name) != getattr(default, f.name)}
+    differing = {name for name in QualitySettings.model_fields if getattr(published, name) != getattr(default, name)}
     assert differing == {"min_words", "c4_terminal_punctuation", "c4_min_sentences", "min_alpha_word_fraction",
                          "fineweb_line_punct_exclude_zero", "top_ngram_min_count"}
 
@@ -120,7 +119,7 @@ def test_every_key_parses_from_toml_values():
             "unknown_language": "english", "stop_words": {"fr": ["le", "la"]}, "min_words": 20,
             "max_mean_word_length": 12, "c4_min_sentences": 3, "fineweb_max_newline_word_ratio": 0.5,
             "max_top_3gram_char_fraction": 0.2}
-    s = QualitySettings.from_mapping(data)
+    s = QualitySettings.model_validate(data)
     assert s.filters == ("c4", "fineweb") and s.stop_words_for("fr") == ("le", "la")
     assert (s.min_words, s.c4_min_sentences, s.max_mean_word_length) == (20, 3, 12.0)
     assert s.stop_words_for("en") == ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -154,8 +153,8 @@ def test_readme_lists_every_quality_key():
     text = README.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `[quality]`"))
     section = text[text.index("### Quality filters"):]
-    for f in fields(QualitySettings):
-        assert f"`{f.name}`" in row or f"`{f.name}`" in section, f.name
+    for name in QualitySettings.model_fields:
+        assert f"`{name}`" in row or f"`{name}`" in section, name
     assert set(FILTERS) == {"gopher_quality", "gopher_repetition", "c4", "fineweb"}
 
 
@@ -180,5 +179,5 @@ def test_stage_reads_each_records_language_from_its_metadata(con):
 
 
 def test_quality_settings_replace_keeps_validation_semantics():
-    s = replace(QualitySettings(), min_words=0)
+    s = QualitySettings().model_copy(update={"min_words": 0})
     assert not any(r.startswith("gopher_quality.too_few_words") for r in assess("one two", s, EN).reasons)
