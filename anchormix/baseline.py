@@ -62,6 +62,10 @@ class Baseline:
     adequacy: tuple = ()
     digest: str = ""
 
+    def assign(self, X: np.ndarray) -> np.ndarray:
+        """Nearest frozen centroid of each row of ``X`` (:func:`assign_clusters`)."""
+        return assign_clusters(self, X)
+
     @property
     def cluster_names(self) -> list[str]:
         """Readable label of each cluster ("" where unknown), by cluster id."""

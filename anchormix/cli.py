@@ -87,6 +87,19 @@ def cmd_retract(args) -> int:
     return 0
 
 
+def cmd_resign_minhash(args) -> int:
+    from anchormix.dedup.near import accepted_history, resign_history
+    from anchormix.store import connect_store, init_schema
+
+    settings = _settings()
+    with connect_store(settings.paths.store) as con:
+        init_schema(con)
+        n = resign_history(con, accepted_history(con), settings.dedup)
+    print(f"re-signed {n} accepted records with num_perm={settings.dedup.num_perm}, "
+          f"shingle_size={settings.dedup.shingle_size}; later drops compare against these signatures")
+    return 0
+
+
 def cmd_sign(args) -> int:
     from anchormix.provenance.sign_cli import main as sign_main
 
@@ -114,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="the file's path as ingested (see `anchormix files DROP`)")
     p.add_argument("--reason", default="no reason given")
     p.set_defaults(func=cmd_retract)
+    sub.add_parser("resign-minhash", help="re-sign accepted history after changing [dedup] num_perm or "
+                   "shingle_size").set_defaults(func=cmd_resign_minhash)
     p = sub.add_parser("sign", help="sign records / make keys (see `anchormix sign -- --help`)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sign)

@@ -34,19 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-# Names served from anchormix.baseline, so callers can import the whole
-# diversity API from one module without a circular import.
-_BASELINE_NAMES = {"Baseline", "BaselineExists", "BaselineMismatch", "pin_baseline", "load_baseline", "assign_clusters"}
-
-
-def __getattr__(name: str):
-    if name in _BASELINE_NAMES:
-        from anchormix import baseline
-
-        return getattr(baseline, name)
-    raise AttributeError(name)
-
-
 def _rows_normalized(X: np.ndarray) -> np.ndarray:
     return rows_normalized(X, np.float64)
 
@@ -61,33 +48,45 @@ def exp_entropy(weights: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
-def vendi_score(X: np.ndarray) -> float:
+def gram_spectrum(X: np.ndarray, normalize_rows: bool = True) -> np.ndarray:
+    """Eigenvalues of ``XᵀX/n`` (the non-zero ones equal those of the kernel ``XXᵀ/n``), from the smaller Gram.
+
+    Rows are L2-normalized first by default (the cosine kernel). One
+    ``min(n, d)``-square symmetric eigenproblem serves both :func:`vendi_score`
+    and :func:`effective_rank`.
+    """
+    x = _rows_normalized(X) if normalize_rows else np.asarray(X, dtype=np.float64)
+    n = len(x)
+    if n == 0 or x.size == 0:
+        return np.zeros(0)
+    gram = x.T @ x if x.shape[1] <= n else x @ x.T
+    return np.clip(np.linalg.eigvalsh(gram / n), 0.0, None)
+
+
+def vendi_score(X: np.ndarray, spectrum: np.ndarray | None = None) -> float:
     """Vendi score (q=1) with the cosine kernel: exp of the entropy of the eigenvalues of K/n.
 
     Rows are L2-normalized, so ``K = X Xᵀ`` has a unit diagonal. The non-zero
     eigenvalues of ``K/n`` equal those of ``XᵀX/n`` (d x d), so this costs
     O(n·d²) instead of O(n³). Ranges from 1 (all rows identical) to
     min(n, d) (rows orthogonal). Duplicating every row leaves it unchanged.
+    ``spectrum``: :func:`gram_spectrum` of ``X`` when already computed.
     """
-    x = _rows_normalized(X)
-    n = len(x)
-    if n == 0:
-        return 0.0
-    w = np.linalg.eigvalsh(x.T @ x / n)
-    return exp_entropy(w)
+    w = gram_spectrum(X) if spectrum is None else spectrum
+    return exp_entropy(w) if len(w) else 0.0
 
 
-def effective_rank(X: np.ndarray, normalize_rows: bool = True) -> float:
+def effective_rank(X: np.ndarray, normalize_rows: bool = True, spectrum: np.ndarray | None = None) -> float:
     """Effective rank (Roy & Vetterli, 2007): exp of the entropy of the normalized singular values.
 
     Rows are L2-normalized first by default, to match the cosine geometry of
     :func:`vendi_score` (which is the same quantity on squared singular values).
+    The singular values are the square roots of the Gram matrix's eigenvalues,
+    so no SVD of the n x d matrix is needed. ``spectrum``: :func:`gram_spectrum`
+    of ``X`` (with the same ``normalize_rows``) when already computed.
     """
-    x = _rows_normalized(X) if normalize_rows else np.asarray(X, dtype=np.float64)
-    if x.size == 0:
-        return 0.0
-    s = np.linalg.svd(x, compute_uv=False)
-    return exp_entropy(s)
+    w = gram_spectrum(X, normalize_rows) if spectrum is None else spectrum
+    return exp_entropy(np.sqrt(w)) if len(w) else 0.0
 
 
 def cluster_hist(labels: np.ndarray, k: int) -> np.ndarray:
@@ -112,17 +111,32 @@ def _words(text: str) -> list[str]:
 
 
 def distinct_n(texts: Iterable[str], n: int) -> float:
-    """Lexical distinct-n: distinct word n-grams over all n-grams, pooled over ``texts`` (0 if none)."""
+    """Lexical distinct-n: distinct word n-grams over all n-grams, pooled over ``texts`` (0 if none).
+
+    Vectorized: words become integer ids, and each n-gram one 64-bit key
+    (a polynomial over the ids, exact for vocabularies below 2^(64/n) words,
+    hashed beyond), counted with ``np.unique``.
+    """
     if n < 1:
         raise ValueError("n must be >= 1")
-    seen: set[tuple[str, ...]] = set()
-    total = 0
-    for text in texts:
-        words = _words(text or "")
-        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-        total += len(grams)
-        seen.update(grams)
-    return len(seen) / total if total else 0.0
+    docs = [_words(text or "") for text in texts]
+    lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+    if lengths.sum() == 0:
+        return 0.0
+    _, ids = np.unique(np.fromiter((w for d in docs for w in d), dtype=object, count=int(lengths.sum())),
+                       return_inverse=True)
+    ids = ids.astype(np.uint64) + np.uint64(1)
+    # An n-gram starting at position i lies within one text when i + n <= the text's end.
+    ends = np.repeat(np.cumsum(lengths), lengths)
+    starts = np.flatnonzero(np.arange(len(ids)) + n <= ends)
+    if len(starts) == 0:
+        return 0.0
+    key = np.zeros(len(starts), dtype=np.uint64)
+    base = np.uint64(len(ids) + 2)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            key = key * base + ids[starts + j]
+    return len(np.unique(key)) / len(starts)
 
 
 def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
@@ -235,16 +249,15 @@ def diversity_report(
     ``js_baseline``, ``js_previous`` (None without a previous generation),
     ``distinct_1``, ``distinct_2``, ``cluster_hist``, ``model_id``.
     """
-    from anchormix.baseline import assign_clusters
-
     rule = rule or TailRule()
     X = np.asarray(X)
     if len(X) != len(texts):
         raise ValueError(f"{len(X)} vectors for {len(texts)} texts")
     k = len(baseline.hist)
-    labels = assign_clusters(baseline, X) if len(X) else np.zeros(0, dtype=np.int64)
+    labels = baseline.assign(X) if len(X) else np.zeros(0, dtype=np.int64)
     hist = cluster_hist(labels, k)
-    vendi = vendi_score(X) if len(X) else 0.0
+    spectrum = gram_spectrum(X) if len(X) else np.zeros(0)
+    vendi = vendi_score(X, spectrum) if len(X) else 0.0
     coverage, lost = tail_coverage(baseline, labels, rule)
     js_prev = None
     if previous_hist is not None and hist.sum() > 0 and np.sum(previous_hist) > 0:
@@ -254,7 +267,7 @@ def diversity_report(
         "model_id": baseline.model_id,
         "vendi": vendi,
         "vendi_ratio": vendi / baseline.vendi if baseline.vendi > 0 else 0.0,
-        "effective_rank": effective_rank(X) if len(X) else 0.0,
+        "effective_rank": effective_rank(X, spectrum=spectrum) if len(X) else 0.0,
         "cluster_entropy": cluster_entropy(labels, k),
         "tail_coverage": coverage,
         "lost_tail_clusters": lost,

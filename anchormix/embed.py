@@ -197,6 +197,10 @@ def load_model(settings: EmbeddingSettings) -> "SentenceTransformer":
                 # torch points users at torchao; the eager API still works and needs no extra package.
                 warnings.simplefilter("ignore")
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        if not settings.threads:
+            from anchormix.threads import configure_threads
+
+            configure_threads()  # torch was not loaded when the budget was first applied
         _MODELS[mid] = model
         return model
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import duckdb
 
+from anchormix.threads import configure_threads
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingested_files (
     path VARCHAR PRIMARY KEY, sha256 VARCHAR, drop VARCHAR, n_rows INTEGER,
@@ -99,7 +101,9 @@ def connect_store(path, read_only: bool = False, timeout_s: float | None = None,
     announced = False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            con.execute(f"SET threads = {configure_threads()}")
+            return con
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

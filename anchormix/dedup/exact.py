@@ -2,6 +2,8 @@
 
 The first record (in ingest order) with a given hash is the original; every
 later one is a duplicate that points to it, whichever drop it arrived in.
+Tonight's hashes are joined against history's: only history rows that share a
+hash with tonight are ever ranked, so the work follows the drop, not history.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ import duckdb
 
 
 def exact_duplicates(con: duckdb.DuckDBPyConnection, drop: str) -> list[tuple[str, str]]:
-    """``(id, duplicate_of)`` for records of ``drop`` whose hash was seen earlier."""
+    """``(id, duplicate_of)`` for records of ``drop`` whose hash was seen earlier (or earlier in the drop)."""
     return con.execute(
         """
-        WITH ranked AS (
-            SELECT n.id, n.drop, n.content_hash,
-                   first_value(n.id) OVER (PARTITION BY n.content_hash ORDER BY r.seq) AS original
+        WITH tonight AS (
+            SELECT n.id, n.content_hash, r.seq FROM normalized n JOIN raw_records r USING (id) WHERE n.drop = ?
+        ), first_seen AS (
+            SELECT n.content_hash, arg_min(n.id, r.seq) AS original
             FROM normalized n JOIN raw_records r USING (id)
+            WHERE n.content_hash IN (SELECT content_hash FROM tonight)
+            GROUP BY n.content_hash
         )
-        SELECT id, original FROM ranked WHERE drop = ? AND id <> original ORDER BY id
+        SELECT t.id, f.original FROM tonight t JOIN first_seen f USING (content_hash)
+        WHERE t.id <> f.original ORDER BY t.id
         """,
         [drop],
     ).fetchall()

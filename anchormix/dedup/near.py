@@ -3,8 +3,9 @@
 A record is a near duplicate when the estimated Jaccard similarity of its word
 n-gram shingle set to an *accepted* record is at least ``minhash_threshold``.
 Accepted records are every earlier non-duplicate, across all drops: their
-signatures are persisted in DuckDB so tonight's LSH index is rebuilt from
-stored signatures instead of re-hashing history.
+signatures and their LSH band keys are persisted in DuckDB, and tonight's
+candidates come from a join of tonight's band keys with the stored ones, so the
+work follows the size of the drop, not of history.
 
 Table ``minhash_signatures``::
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
 TABLE = "minhash_signatures"
+BANDS = "minhash_bands"
 _SEED = 1
 _SCHEME = "affine32"
 # Persisted with every signature: changing any part makes old signatures incomparable.
@@ -44,7 +46,8 @@ class SignatureMismatch(RuntimeError):
     """Stored signatures were made with other MinHash parameters than the settings ask for.
 
     Comparing them would silently give wrong similarities; re-sign history with
-    :func:`resign_history` after changing ``num_perm`` or ``shingle_size``.
+    ``anchormix resign-minhash`` (:func:`resign_history`) after changing
+    ``num_perm`` or ``shingle_size``.
     """
 
 
@@ -102,21 +105,50 @@ def signature(text: str, settings: NearDedupSettings, permutations: np.ndarray |
     return m
 
 
+def lsh_bands(settings: NearDedupSettings) -> tuple[int, int]:
+    """``(bands, rows)`` of the LSH banding, datasketch's optimum for the threshold (equal FP/FN weights)."""
+    from datasketch.lsh import _optimal_param
+
+    return _optimal_param(settings.minhash_threshold, settings.num_perm, 0.5, 0.5)
+
+
+def _lsh_tag(settings: NearDedupSettings) -> str:
+    b, r = lsh_bands(settings)
+    return f"{SCHEME_TAG}/num_perm={settings.num_perm}/shingle_n={settings.shingle_size}/b={b}/r={r}/mix64"
+
+
+def band_keys(hashvalues: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per (record, band): ``[n, bands]`` uint64, equal iff the band's values are (up to 2^-64).
+
+    A polynomial over the band's hash values, finished with splitmix64 so keys
+    spread evenly; a collision only adds a candidate, which the Jaccard check drops.
+    """
+    h = np.asarray(hashvalues, dtype=np.uint64)[:, : bands * rows].reshape(len(hashvalues), bands, rows)
+    with np.errstate(over="ignore"):
+        key = np.zeros((len(h), bands), dtype=np.uint64)
+        for j in range(rows):
+            key = key * np.uint64(0x100000001B3) + h[:, :, j] + np.uint64(j + 1)
+        key ^= key >> np.uint64(30)
+        key *= np.uint64(0xBF58476D1CE4E5B9)
+        key ^= key >> np.uint64(27)
+        key *= np.uint64(0x94D049BB133111EB)
+        key ^= key >> np.uint64(31)
+    return key
+
+
 def ensure_table(con: "duckdb.DuckDBPyConnection") -> None:
-    """Create ``minhash_signatures`` if it does not exist."""
+    """Create ``minhash_signatures`` and the LSH band table if they do not exist."""
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {TABLE} ("
         "id VARCHAR PRIMARY KEY, content_hash VARCHAR NOT NULL, num_perm INTEGER NOT NULL, "
         "shingle_n INTEGER NOT NULL, scheme VARCHAR NOT NULL, hashvalues UBIGINT[] NOT NULL)"
     )
+    con.execute(f"CREATE TABLE IF NOT EXISTS {BANDS} (id VARCHAR NOT NULL, band SMALLINT NOT NULL, "
+                "key UBIGINT NOT NULL)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {BANDS}_meta (tag VARCHAR)")
 
 
-def load_signatures(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings) -> tuple[list[str], np.ndarray]:
-    """All stored accepted signatures as (ids, uint64 matrix ``[n, num_perm]``).
-
-    Raises SignatureMismatch if any stored row was made with other parameters.
-    """
-    ensure_table(con)
+def _check_scheme(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings) -> None:
     other = con.execute(
         f"SELECT num_perm, shingle_n, scheme, count(*) FROM {TABLE} "
         "WHERE num_perm <> ? OR shingle_n <> ? OR scheme <> ? GROUP BY ALL LIMIT 1",
@@ -126,18 +158,61 @@ def load_signatures(con: "duckdb.DuckDBPyConnection", settings: NearDedupSetting
         raise SignatureMismatch(
             f"{other[3]} stored signatures have num_perm={other[0]}, shingle_n={other[1]}, scheme={other[2]!r}; "
             f"settings ask for num_perm={settings.num_perm}, shingle_n={settings.shingle_size}, "
-            f"scheme={SCHEME_TAG!r}. Re-sign history with resign_history()."
+            f"scheme={SCHEME_TAG!r}. Re-sign history with `anchormix resign-minhash` (or restore the settings)."
         )
-    table = con.sql(f"SELECT id, hashvalues FROM {TABLE} ORDER BY id").to_arrow_table()
+
+
+def _matrix(table) -> tuple[list[str], np.ndarray]:
     ids = table.column("id").to_pylist()
     if not ids:
-        return [], np.zeros((0, settings.num_perm), dtype=np.uint64)
+        return [], np.zeros((0, 0), dtype=np.uint64)
     flat = table.column("hashvalues").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return ids, flat.astype(np.uint64, copy=False).reshape(len(ids), settings.num_perm)
+    return ids, flat.astype(np.uint64, copy=False).reshape(len(ids), -1)
+
+
+def load_signatures(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings) -> tuple[list[str], np.ndarray]:
+    """All stored accepted signatures as (ids, uint64 matrix ``[n, num_perm]``).
+
+    Raises SignatureMismatch if any stored row was made with other parameters.
+    The nightly path never calls this: it fetches only the signatures its band
+    keys point at.
+    """
+    ensure_table(con)
+    _check_scheme(con, settings)
+    ids, matrix = _matrix(con.sql(f"SELECT id, hashvalues FROM {TABLE} ORDER BY id").to_arrow_table())
+    return ids, matrix if ids else np.zeros((0, settings.num_perm), dtype=np.uint64)
+
+
+def _ensure_bands(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings) -> None:
+    """Rebuild the band table from stored signatures when it was made with other bands (or predates them)."""
+    tag = _lsh_tag(settings)
+    stored = con.execute(f"SELECT tag FROM {BANDS}_meta").fetchone()
+    if stored is not None and stored[0] == tag:
+        return
+    b, r = lsh_bands(settings)
+    con.execute(f"DELETE FROM {BANDS}")
+    for batch in con.sql(f"SELECT id, hashvalues FROM {TABLE}").fetch_arrow_reader(50_000):
+        import pyarrow as pa
+
+        ids, matrix = _matrix(pa.Table.from_batches([batch]))
+        if ids:
+            _insert_bands(con, ids, band_keys(matrix, b, r))
+    con.execute(f"DELETE FROM {BANDS}_meta")
+    con.execute(f"INSERT INTO {BANDS}_meta VALUES (?)", [tag])
+
+
+def _insert_bands(con, ids: list[str], keys: np.ndarray) -> None:
+    from anchormix.store_writes import insert_rows
+
+    n, b = keys.shape
+    insert_rows(con, BANDS, {"id": np.repeat(np.asarray(ids, dtype=object), b).tolist(),
+                             "band": np.tile(np.arange(b, dtype=np.int16), n), "key": keys.reshape(-1)})
 
 
 def _store(con, rows: list[tuple[str, str, np.ndarray]], settings: NearDedupSettings, replace: bool = False) -> None:
     import pyarrow as pa
+
+    from anchormix.store_writes import insert_rows
 
     if not rows:
         return
@@ -154,24 +229,31 @@ def _store(con, rows: list[tuple[str, str, np.ndarray]], settings: NearDedupSett
             "hashvalues": pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1))),
         }
     )
-    con.register("_anchormix_new_signatures", table)
+    if replace:
+        con.execute(f"DELETE FROM {TABLE} WHERE id IN (SELECT unnest(?))", [table.column("id").to_pylist()])
+    insert_rows(con, TABLE, table)
+    b, r = lsh_bands(settings)
+    _insert_bands(con, [row[0] for row in rows], band_keys(matrix, b, r))
+
+
+def _candidate_pairs(con, ids: list[str], keys: np.ndarray) -> tuple[list[tuple[int, str]], list[tuple[int, int]]]:
+    """Band-key matches of the batch: against stored history (batch row, stored id) and within the batch (i < j)."""
+    from anchormix.store_writes import as_arrow
+
+    n, b = keys.shape
+    batch = as_arrow({"row": np.repeat(np.arange(n, dtype=np.int64), b),
+                      "band": np.tile(np.arange(b, dtype=np.int16), n), "key": keys.reshape(-1)})
+    con.register("_anchormix_batch_bands", batch)
     try:
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        con.execute(f"{verb} INTO {TABLE} SELECT * FROM _anchormix_new_signatures")
+        history = con.execute(
+            f"SELECT DISTINCT t.row, h.id FROM _anchormix_batch_bands t JOIN {BANDS} h "
+            "ON h.band = t.band AND h.key = t.key").fetchall()
+        within = con.execute(
+            "SELECT DISTINCT a.row, b.row FROM _anchormix_batch_bands a JOIN _anchormix_batch_bands b "
+            "ON a.band = b.band AND a.key = b.key AND a.row < b.row").fetchall()
     finally:
-        con.unregister("_anchormix_new_signatures")
-
-
-def _lsh(settings: NearDedupSettings):
-    from datasketch import MinHashLSH
-
-    return MinHashLSH(threshold=settings.minhash_threshold, num_perm=settings.num_perm)
-
-
-def _lean(hashvalues: np.ndarray):
-    from datasketch import LeanMinHash
-
-    return LeanMinHash(seed=_SEED, hashvalues=hashvalues.astype(np.uint32), scheme=_SCHEME)
+        con.unregister("_anchormix_batch_bands")
+    return history, within
 
 
 def find_near_duplicates(
@@ -184,7 +266,12 @@ def find_near_duplicates(
     Returns one row per duplicate: ``id``, ``duplicate_of`` (the accepted id with
     the highest estimated Jaccard; ties go to stored history, then the smaller id), and
     ``similarity`` (estimated Jaccard, >= ``minhash_threshold``). Every new
-    non-duplicate with at least one word is added to ``minhash_signatures``.
+    non-duplicate with at least one word is added to ``minhash_signatures``
+    and its LSH band keys to ``minhash_bands``.
+
+    The work is proportional to the batch: candidates come from a join of the
+    batch's band keys with the stored ones, and only the signatures they point
+    at are read back.
 
     Idempotent: an id already in the accepted set was decided earlier and is
     never flagged (not even as a duplicate of itself); re-running the same batch
@@ -194,59 +281,84 @@ def find_near_duplicates(
     missing = {"id", "norm_text", "content_hash"} - set(new.columns)
     if missing:
         raise ValueError(f"new records lack columns {sorted(missing)}")
+    ids = new["id"].astype(str).tolist()
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"id {dup!r} appears twice in the batch")
     ensure_table(con)
-    hist_ids, hist_values = load_signatures(con, settings)
-    accepted = set(hist_ids)
-    # Similarity ties go to stored history over this batch, then to the smaller id.
-    rank: dict[str, int] = dict.fromkeys(hist_ids, 0)
-    values: dict[str, np.ndarray] = dict(zip(hist_ids, hist_values))
-
-    lsh = _lsh(settings)
-    with lsh.insertion_session(buffer_size=50_000) as session:
-        for i, hv in zip(hist_ids, hist_values):
-            session.insert(i, _lean(hv), check_duplication=False)
+    _check_scheme(con, settings)
+    _ensure_bands(con, settings)
+    empty = pd.DataFrame({"id": pd.Series([], dtype=object), "duplicate_of": pd.Series([], dtype=object),
+                          "similarity": pd.Series([], dtype="float64")})
+    stored = {row[0] for row in con.execute(
+        f"SELECT id FROM {TABLE} WHERE id IN (SELECT unnest(?))", [ids]).fetchall()} if ids else set()
 
     perms = _permutations(settings.num_perm)
-    out: list[tuple[str, str, float]] = []
-    to_store: list[tuple[str, str, np.ndarray]] = []
-    seen_new: set[str] = set()
-    for rid, text, chash in zip(new["id"].astype(str), new["norm_text"], new["content_hash"]):
-        if rid in seen_new:
-            raise ValueError(f"id {rid!r} appears twice in the batch")
-        seen_new.add(rid)
-        if rid in accepted:
+    rows, values, hashes = [], [], []
+    for i, (rid, text, chash) in enumerate(zip(ids, new["norm_text"], new["content_hash"])):
+        if rid in stored:
             continue
         m = signature(text if isinstance(text, str) else "", settings, perms)
-        if m is None:
-            continue
-        hv = m.hashvalues.astype(np.uint64)
+        if m is not None:
+            rows.append(i)
+            values.append(m.hashvalues.astype(np.uint64))
+            hashes.append(str(chash))
+    if not rows:
+        return empty
+    matrix = np.stack(values)
+    b, r = lsh_bands(settings)
+    history, within = _candidate_pairs(con, [ids[i] for i in rows], band_keys(matrix, b, r))
+
+    hist_ids = sorted({h for _, h in history})
+    hist_values: dict[str, np.ndarray] = {}
+    if hist_ids:
+        got_ids, got = _matrix(con.sql(
+            f"SELECT id, hashvalues FROM {TABLE} WHERE id IN (SELECT unnest(?))", params=[hist_ids]).to_arrow_table())
+        hist_values = dict(zip(got_ids, got))
+    from_history: dict[int, list[str]] = {}
+    for row, hid in history:
+        from_history.setdefault(row, []).append(hid)
+    earlier: dict[int, list[int]] = {}
+    for a, c in within:
+        earlier.setdefault(c, []).append(a)
+
+    out: list[tuple[str, str, float]] = []
+    accepted_rows: list[int] = []
+    accepted = np.zeros(len(rows), dtype=bool)
+    for k in range(len(rows)):
+        hv = matrix[k]
         best: tuple[float, int, str] | None = None
-        for cand in lsh.query(m):
-            if cand == rid:
+        for hid in from_history.get(k, ()):
+            sim = float(np.mean(hist_values[hid] == hv))
+            if sim >= settings.minhash_threshold and (best is None or (-sim, 0, hid) < best):
+                best = (-sim, 0, hid)
+        for a in earlier.get(k, ()):
+            if not accepted[a]:
                 continue
-            sim = float(np.mean(values[cand] == hv))
-            if sim >= settings.minhash_threshold:
-                key = (-sim, rank[cand], cand)
-                if best is None or key < best:
-                    best = key
+            sim = float(np.mean(matrix[a] == hv))
+            key = (-sim, 1, ids[rows[a]])
+            if sim >= settings.minhash_threshold and (best is None or key < best):
+                best = key
         if best is not None:
-            out.append((rid, best[2], -best[0]))
-            continue
-        rank[rid] = 1
-        values[rid] = hv
-        accepted.add(rid)
-        lsh.insert(rid, m, check_duplication=False)
-        to_store.append((rid, str(chash), hv))
-    _store(con, to_store, settings)
+            out.append((ids[rows[k]], best[2], -best[0]))
+        else:
+            accepted[k] = True
+            accepted_rows.append(k)
+    _store(con, [(ids[rows[k]], hashes[k], matrix[k]) for k in accepted_rows], settings)
+    if not out:
+        return empty
     return pd.DataFrame(out, columns=["id", "duplicate_of", "similarity"]).astype({"similarity": "float64"})
 
 
 def resign_history(con: "duckdb.DuckDBPyConnection", accepted: pd.DataFrame, settings: NearDedupSettings) -> int:
-    """Replace every stored signature with one made under ``settings``.
+    """Replace every stored signature (and band key) with one made under ``settings``.
 
     ``accepted`` (columns ``id``, ``norm_text``, ``content_hash``) must be the
     whole accepted history; ids not in it are removed. Returns rows stored.
+    ``anchormix resign-minhash`` calls it with the store's accepted records.
     """
+    from anchormix.store_writes import transaction
+
     ensure_table(con)
     perms = _permutations(settings.num_perm)
     rows = []
@@ -254,12 +366,17 @@ def resign_history(con: "duckdb.DuckDBPyConnection", accepted: pd.DataFrame, set
         m = signature(text if isinstance(text, str) else "", settings, perms)
         if m is not None:
             rows.append((rid, str(chash), m.hashvalues.astype(np.uint64)))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"DELETE FROM {TABLE}")
-        _store(con, rows, settings, replace=True)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+        con.execute(f"DELETE FROM {BANDS}")
+        con.execute(f"DELETE FROM {BANDS}_meta")
+        con.execute(f"INSERT INTO {BANDS}_meta VALUES (?)", [_lsh_tag(settings)])
+        _store(con, rows, settings)
     return len(rows)
+
+
+def accepted_history(con: "duckdb.DuckDBPyConnection") -> pd.DataFrame:
+    """The accepted records whose signatures are stored (``id, norm_text, content_hash``), for re-signing."""
+    ensure_table(con)
+    return con.execute(
+        f"SELECT n.id, n.norm_text, n.content_hash FROM normalized n JOIN {TABLE} s USING (id) ORDER BY n.id").df()

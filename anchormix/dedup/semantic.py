@@ -180,9 +180,23 @@ def semantic_duplicates(
     if n < 2 or len(new_idx) == 0:
         return empty
     pairs = candidate_pairs(vectors, tau, n_clusters=n_clusters, seed=seed, nprobe=nprobe, queries=new_idx)
-    if pairs.empty:
-        return empty
+    return choose_representatives(ids, is_history, pairs, priority)
 
+
+def choose_representatives(ids: Sequence[str], is_history: np.ndarray, pairs: pd.DataFrame,
+                           priority: np.ndarray | None = None) -> pd.DataFrame:
+    """Apply the representative rule (module docstring) to similar ``pairs`` (``i, j, similarity``).
+
+    Returns ``id, duplicate_of, similarity`` for each new record marked.
+    """
+    ids = [str(i) for i in ids]
+    n = len(ids)
+    is_history = np.asarray(is_history, dtype=bool)
+    new_idx = np.flatnonzero(~is_history)
+    empty = pd.DataFrame({"id": pd.Series([], dtype=object), "duplicate_of": pd.Series([], dtype=object),
+                          "similarity": pd.Series([], dtype="float64")})
+    if pairs.empty or len(new_idx) == 0:
+        return empty
     prio = np.arange(n) if priority is None else np.asarray(priority)
     if len(prio) != n:
         raise ValueError(f"{len(prio)} priorities for {n} records")

@@ -56,7 +56,6 @@ import hashlib
 import io
 import os
 import re
-import zlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass

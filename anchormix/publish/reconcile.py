@@ -25,7 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from anchormix.publish.atomic import _write_latest, generation_path, latest_generation, list_generations
+from anchormix.publish.atomic import (_write_latest, generation_path, latest_generation, list_generations,
+                                      remove_stale_temp_dirs)
 from anchormix.publish.layout import LATEST, MANIFEST
 
 
@@ -55,9 +56,11 @@ def commit_publication(con: duckdb.DuckDBPyConnection, generation: int, fingerpr
 def reconcile(con: duckdb.DuckDBPyConnection, published_root: Path) -> dict[str, list]:
     """Adopt or set aside generation directories the store does not know; fix ``LATEST``. Returns what it did."""
     root = Path(published_root)
-    done: dict[str, list] = {"adopted": [], "set_aside": [], "latest": []}
+    done: dict[str, list] = {"adopted": [], "set_aside": [], "latest": [], "temp_removed": []}
     if not root.exists():
         return done
+    # Half-written generation dirs of a killed publish; recent ones may belong to a live process.
+    done["temp_removed"] = [str(p) for p in remove_stale_temp_dirs(root)]
     known = {g for (g,) in con.execute("SELECT generation FROM publications").fetchall()}
     for generation in list_generations(root):
         if generation in known:

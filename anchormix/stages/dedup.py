@@ -8,6 +8,7 @@ import duckdb
 
 from anchormix.dedup.exact import exact_duplicates
 from anchormix.dedup.near import NearDedupSettings, find_near_duplicates
+from anchormix.store_writes import replace_drop_rows
 
 
 def dedup_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: NearDedupSettings) -> dict:
@@ -21,19 +22,13 @@ def dedup_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: NearDedupSet
     candidates = frame[~frame["id"].isin(list(exact))]
     near = find_near_duplicates(con, candidates, settings)
     near_of = {row.id: (row.duplicate_of, float(row.similarity)) for row in near.itertuples()}
-    rows = []
-    for record_id in frame["id"]:
-        if record_id in exact:
-            rows.append((record_id, drop, "duplicate", exact[record_id], "exact", 1.0))
-        elif record_id in near_of:
-            original, similarity = near_of[record_id]
-            rows.append((record_id, drop, "duplicate", original, "minhash", similarity))
-        else:
-            rows.append((record_id, drop, "unique", None, None, None))
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM dedup WHERE drop = ?", [drop])
-    if rows:
-        con.executemany("INSERT INTO dedup VALUES (?, ?, ?, ?, ?, ?)", rows)
-    con.execute("COMMIT")
-    return {"records": len(rows), "unique": len(rows) - len(exact) - len(near_of),
-            "exact": len(exact), "minhash": len(near_of)}
+    ids = frame["id"].tolist()
+    found = {**{i: (o, "exact", 1.0) for i, o in exact.items()}, **{i: (o, "minhash", sim) for i, (o, sim) in near_of.items()}}
+    decided = [found.get(i) for i in ids]
+    out = {"id": ids, "drop": [drop] * len(ids),
+           "status": ["unique" if d is None else "duplicate" for d in decided],
+           "duplicate_of": [None if d is None else d[0] for d in decided],
+           "method": [None if d is None else d[1] for d in decided],
+           "similarity": [None if d is None else float(d[2]) for d in decided]}
+    n = replace_drop_rows(con, "dedup", drop, out)
+    return {"records": n, "unique": n - len(exact) - len(near_of), "exact": len(exact), "minhash": len(near_of)}

@@ -10,6 +10,7 @@ import numpy as np
 
 from anchormix.embed import EmbeddingSettings, embed_texts, model_id
 from anchormix.stages.embed import vectors_for
+from anchormix.store_writes import insert_rows, transaction
 
 HUMAN_CLASSES = ("human_verified", "human_presumed")
 
@@ -23,18 +24,35 @@ POOL_SQL = """
 """
 
 
+# Pool records (the pool's ids, drops and content hashes only) for cluster assignment.
+POOL_IDS_SQL = """
+    SELECT n.id, n.drop, n.content_hash
+    FROM normalized n JOIN raw_records r USING (id) JOIN dedup d USING (id)
+    JOIN quality q USING (id) JOIN provenance p USING (id)
+    WHERE n.drop <= ? AND d.status = 'unique' AND q.passed
+    ORDER BY r.seq
+"""
+# Pool-level diversity is a report, not a gate: a sample this size measures it to within sampling noise.
+REPORT_SAMPLE = 5_000
+
+
 class BaselineMissing(RuntimeError):
     """No baseline is pinned for the configured embedding model."""
 
 
-def pool_frame(con: duckdb.DuckDBPyConnection, drop: str):
-    """Records eligible for a mix through ``drop``: unique, quality-passed, labelled."""
-    return con.execute(POOL_SQL, [drop]).df()
+def pool_frame(con: duckdb.DuckDBPyConnection, drop: str, with_text: bool = True):
+    """Records eligible for a mix through ``drop``: unique, quality-passed, labelled.
+
+    ``with_text=False`` leaves out ``norm_text``: the sampler needs only labels
+    and clusters, and the pool's texts are most of its bytes.
+    """
+    sql = POOL_SQL if with_text else POOL_SQL.replace("n.norm_text, ", "")
+    return con.execute(sql, [drop]).df()
 
 
 def load_pinned(baseline_dir: Path, embedding: EmbeddingSettings):
     """The pinned baseline for this model, or :class:`BaselineMissing` saying how to pin one."""
-    from anchormix.diversity import load_baseline
+    from anchormix.baseline import load_baseline
 
     if not baseline_dir.exists() or not any(baseline_dir.iterdir()):
         raise BaselineMissing(
@@ -50,7 +68,7 @@ def pin_from_store(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
 
     ``typical_n`` (the mix's target size) sizes the baseline-adequacy warnings.
     """
-    from anchormix.diversity import pin_baseline
+    from anchormix.baseline import pin_baseline
 
     pool = pool_frame(con, drop)
     human = pool[pool["provenance_class"].isin(HUMAN_CLASSES)].reset_index(drop=True)
@@ -67,19 +85,36 @@ def pin_from_store(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
 
 
 def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path, embedding: EmbeddingSettings,
-                   tail_rule=None) -> dict:
-    """Assign baseline clusters to the eligible pool; report pool-level diversity."""
-    from anchormix.diversity import assign_clusters, diversity_report
+                   tail_rule=None, report_sample: int = REPORT_SAMPLE, seed: int = 0) -> dict:
+    """Assign baseline clusters to pool records that have none yet; report pool-level diversity.
+
+    Records keep the cluster they were given under this baseline, so a night
+    assigns only its own records (and all of them again after a re-pin). The
+    report measures a seeded sample of at most ``report_sample`` pool records.
+    """
+    from anchormix.baseline import assign_clusters
+    from anchormix.diversity import diversity_report
 
     baseline = load_pinned(baseline_dir, embedding)
-    pool = pool_frame(con, drop)
-    vectors = vectors_for(con, pool, embedding)
-    labels = assign_clusters(baseline, vectors) if len(pool) else np.zeros(0, dtype=int)
-    rows = [(i, d, int(c), baseline.model_id) for i, d, c in zip(pool["id"], pool["drop"], labels)]
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM clusters WHERE drop <= ?", [drop])
-    if rows:
-        con.executemany("INSERT INTO clusters VALUES (?, ?, ?, ?)", rows)
-    con.execute("COMMIT")
-    report = diversity_report(vectors, pool["norm_text"].tolist(), baseline, rule=tail_rule) if len(pool) > 1 else {}
-    return {"pool": len(pool), "report": report, "baseline_n": int(baseline.n), "model_id": baseline.model_id}
+    pool = con.execute(POOL_IDS_SQL, [drop]).df()
+    # Cluster rows name the baseline they were assigned under: a re-pin (new digest) re-assigns all.
+    baseline_id = f"{baseline.model_id}#{baseline.digest[:16]}"
+    assigned = set(r[0] for r in con.execute("SELECT id FROM clusters WHERE baseline_id = ?",
+                                             [baseline_id]).fetchall())
+    todo = pool[~pool["id"].isin(assigned)]
+    if len(todo):
+        labels = assign_clusters(baseline, vectors_for(con, todo, embedding))
+        with transaction(con):
+            con.execute("DELETE FROM clusters WHERE id IN (SELECT unnest(?))", [todo["id"].tolist()])
+            insert_rows(con, "clusters", {"id": todo["id"].tolist(), "drop": todo["drop"].tolist(),
+                                          "cluster": labels.astype(np.int32), "baseline_id": [baseline_id] * len(todo)})
+    sample = pool if len(pool) <= report_sample else pool.sample(report_sample, random_state=seed).sort_index()
+    report = {}
+    if len(sample) > 1:
+        texts = dict(con.execute("SELECT id, norm_text FROM normalized WHERE id IN (SELECT unnest(?))",
+                                 [sample["id"].tolist()]).fetchall())
+        report = diversity_report(vectors_for(con, sample, embedding), [texts[i] for i in sample["id"]], baseline,
+                                  rule=tail_rule)
+        report["measured_on"] = len(sample)
+    return {"pool": len(pool), "assigned": len(todo), "report": report, "baseline_n": int(baseline.n),
+            "model_id": baseline.model_id}

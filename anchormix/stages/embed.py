@@ -1,4 +1,8 @@
-"""Embed every record still eligible through this drop, from the cache when possible."""
+"""Embed tonight's eligible records, and any earlier eligible record that lacks a vector for this model.
+
+Earlier records were embedded on their own nights, so normally only tonight's
+are read; after a model change, history is embedded once, on the first night.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,17 @@ from anchormix.embed import EmbeddingCache, EmbeddingSettings, embed_texts, mode
 ELIGIBLE_SQL = """
     SELECT n.id, n.drop, n.norm_text, n.content_hash
     FROM normalized n JOIN dedup d USING (id) JOIN raw_records r USING (id)
-    WHERE n.drop <= ? AND (d.status = 'unique' OR d.method = 'semantic')
+    WHERE n.drop <= $drop AND (d.status = 'unique' OR d.method = 'semantic')
+      AND (n.drop = $drop OR n.content_hash NOT IN (
+          SELECT content_hash FROM embedding_cache WHERE model_id = $model))
     ORDER BY r.seq
 """
 
 
 def embed_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: EmbeddingSettings) -> dict:
     """Make sure every eligible record through ``drop`` has a vector for this model."""
-    frame = con.execute(ELIGIBLE_SQL, [drop]).df()
+    EmbeddingCache(con)  # the table the query reads
+    frame = con.execute(ELIGIBLE_SQL, {"drop": drop, "model": model_id(settings)}).df()
     result = embed_texts(con, frame["content_hash"].tolist(), frame["norm_text"].tolist(), settings)
     return {
         "records": len(frame),

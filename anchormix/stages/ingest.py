@@ -26,6 +26,7 @@ import duckdb
 
 from anchormix.provenance.media import admit_media_path
 from anchormix.stages.retract import live_versions, retract_file, retract_removed
+from anchormix.store_writes import insert_rows
 from anchormix.readers import (
     FileLoad, IngestSettings, Quarantined, clean_text, file_kind, is_inbox_file, open_regular, read_file,
 )
@@ -130,7 +131,6 @@ def ingest_drop(con: duckdb.DuckDBPyConnection, inbox: Path, drop: str, settings
     # A file that left the inbox takes its rows back (terminal state `retracted`).
     for display, n in retract_removed(con, drop, {e.display for e in entries if e.problem is None}).items():
         report.retracted[display] = n
-    known_ids = {row[0] for row in con.execute("SELECT id FROM raw_records").fetchall()}
     for entry in entries:
         problem, sha, size = entry.problem, None, None
         if problem is None:
@@ -150,7 +150,6 @@ def ingest_drop(con: duckdb.DuckDBPyConnection, inbox: Path, drop: str, settings
                     for old in live_versions(con, drop, entry.display):
                         gone = retract_file(con, drop, old, entry.display, _new_key(con, entry.display, sha),
                                             "corrected: the file changed")
-                        known_ids.difference_update(gone)
                         report.retracted[entry.display] = report.retracted.get(entry.display, 0) + len(gone)
             except OSError as exc:  # vanished, or swapped for a FIFO, since the scan
                 problem = str(exc) if exc.strerror is None else f"unreadable_file: {exc.strerror}"
@@ -162,7 +161,7 @@ def ingest_drop(con: duckdb.DuckDBPyConnection, inbox: Path, drop: str, settings
             report.files_unread.append(entry.display)
         else:
             report.files_new.append(entry.display)
-        rows = _admit(load, entry.path, inbox / drop, drop, known_ids)
+        rows = _admit(load, entry.path, inbox / drop, drop, _stored_ids(con, [r.id for _, r in load.good]))
         _store(con, drop, entry.display, sha, size, load, rows, problem)
         report.loaded += len(rows)
         report.quarantined += len(load.bad)
@@ -174,8 +173,16 @@ def ingest_drop(con: duckdb.DuckDBPyConnection, inbox: Path, drop: str, settings
     return report
 
 
+def _stored_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the store already holds (earlier files and nights are committed before this one)."""
+    if not ids:
+        return set()
+    return {row[0] for row in con.execute("SELECT id FROM raw_records WHERE id IN (SELECT unnest(?))",
+                                          [ids]).fetchall()}
+
+
 def _admit(load: FileLoad, path: Path, drop_dir: Path, drop: str, known_ids: set[str]) -> list[tuple]:
-    """raw_records rows of the file's good records; a repeated id joins ``load.bad``."""
+    """raw_records rows of the file's good records; an id already stored or repeated joins ``load.bad``."""
     rows = []
     for line, record in load.good:
         if record.id in known_ids:
@@ -205,6 +212,10 @@ def _new_key(con: duckdb.DuckDBPyConnection, display: str, tag: str) -> str:
     return _tagged(display, tag[:16]) if taken else display
 
 
+RAW_COLUMNS = ("id", "drop", "file", "line", "url", "fetched_at", "text", "source", "metadata", "manifest",
+               "media_path")
+
+
 def _store(con: duckdb.DuckDBPyConnection, drop: str, display: str, sha: str | None, size: int | None,
            load: FileLoad, rows: list[tuple], problem: str | None) -> None:
     key = _new_key(con, display, sha if sha else _reason_code(problem or ""))
@@ -212,14 +223,16 @@ def _store(con: duckdb.DuckDBPyConnection, drop: str, display: str, sha: str | N
     con.execute("BEGIN TRANSACTION")
     try:
         if rows:
-            con.executemany(
-                "INSERT INTO raw_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nextval('record_seq'))", rows
-            )
+            # Sequence values in file order: ingest order is the tie-break of every later stage.
+            seqs = sorted(r[0] for r in con.execute("SELECT nextval('record_seq') FROM range(?)",
+                                                    [len(rows)]).fetchall())
+            columns = dict(zip(RAW_COLUMNS, zip(*rows)))
+            insert_rows(con, "raw_records", {**{k: list(v) for k, v in columns.items()}, "seq": seqs})
         if load.bad:
-            con.executemany(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-                [(drop, q.file, q.line, q.record_id, q.reason, q.excerpt) for q in load.bad],
-            )
+            insert_rows(con, "quarantine", {
+                "drop": [drop] * len(load.bad), "file": [q.file for q in load.bad],
+                "line": [q.line for q in load.bad], "record_id": [q.record_id for q in load.bad],
+                "reason": [q.reason for q in load.bad], "excerpt": [q.excerpt for q in load.bad]})
         con.execute(
             "INSERT INTO ingested_files (path, sha256, drop, n_rows, n_loaded, n_quarantined, n_bytes, "
             "n_unread_rows, n_unread_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

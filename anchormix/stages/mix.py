@@ -18,6 +18,7 @@ from anchormix.stages.diversity import load_pinned, pool_frame
 from anchormix.stages.embed import vectors_for
 from anchormix.stages.states import terminal_states
 from anchormix.store import watermark
+from anchormix.store_writes import insert_rows, transaction
 
 
 def _jsonable(value):
@@ -47,7 +48,7 @@ def previous_publication(con: duckdb.DuckDBPyConnection) -> dict | None:
 
 def candidate_pool(con: duckdb.DuckDBPyConnection, drop: str) -> pd.DataFrame:
     """Eligible records with their baseline cluster and whether the current generation holds them."""
-    pool = pool_frame(con, drop)
+    pool = pool_frame(con, drop, with_text=False)
     clusters = con.execute("SELECT id, cluster FROM clusters").df()
     # "Kept" means in the current generation: a record retired from it competes again as an older record.
     published = set(r[0] for r in con.execute(
@@ -117,8 +118,10 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
     pool = candidate_pool(con, drop)
     result = sample_mix(pool, policy, np.asarray(baseline.weights), drop,
                         protected_clusters=tail_clusters(baseline.hist, tail_mass).tolist())
-    selected = result.selected.merge(pool[["id", "norm_text", "content_hash"]], on="id", how="left",
-                                     suffixes=("", "_pool"))
+    selected = result.selected.merge(pool[["id", "content_hash"]], on="id", how="left", suffixes=("", "_pool"))
+    texts = dict(con.execute("SELECT id, norm_text FROM normalized WHERE id IN (SELECT unnest(?))",
+                             [selected["id"].tolist()]).fetchall()) if len(selected) else {}
+    selected["norm_text"] = selected["id"].map(texts)
     previous = previous_publication(con)
     previous_vectors, previous_ids = _previous_vectors(con, previous, embedding)
     vectors = vectors_for(con, selected, embedding)
@@ -160,38 +163,29 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
                      "metrics": {"vendi": float(baseline.vendi), "effective_rank": float(baseline.effective_rank),
                                  "cluster_entropy": float(baseline.cluster_entropy)}},
     }
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM candidates WHERE fingerprint = ?", [fingerprint])
-    con.execute("DELETE FROM candidate_records WHERE fingerprint = ?", [fingerprint])
-    con.execute("DELETE FROM record_states WHERE fingerprint = ?", [fingerprint])
-    con.execute("DELETE FROM metrics_history WHERE fingerprint = ?", [fingerprint])
-    con.execute(
-        "INSERT INTO candidates (fingerprint, drop, policy, thresholds, watermark, n_records, feasible, "
-        "infeasible_reasons, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [fingerprint, drop, json.dumps(policy_dict), json.dumps(threshold_dict), mark, len(selected),
-         bool(result.feasible), json.dumps(list(result.infeasible_reasons)), json.dumps(stored_report)],
-    )
-    if len(selected):
-        con.executemany(
-            "INSERT INTO candidate_records VALUES (?, ?, ?)",
-            [(fingerprint, rid, reason) for rid, reason in zip(selected["id"], selected["reason"])],
-        )
-    states = terminal_states(con, drop, fingerprint)
-    con.executemany(
-        "INSERT INTO record_states VALUES (?, ?, ?, ?)",
-        [(fingerprint, s, d, int(n)) for s, d, n in states.itertuples(index=False)],
-    )
     metrics = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     metrics.update({f"p_{r['gate']}": float(r["p_value"]) for r in gate_rows if r.get("p_value") is not None
                     and not r["gate"].startswith("tail ")})
     metrics.update({"records_added": float(intake["added"]), "records_retired": float(intake["retired"])})
     metrics.update({f"share_{k}": float(v) for k, v in result.shares.items()})
     metrics["n_records"] = float(len(selected))
-    con.executemany(
-        "INSERT INTO metrics_history (generation, fingerprint, drop, metric, value, published) VALUES (?, ?, ?, ?, ?, ?)",
-        [(generation, fingerprint, drop, k, float(v), published_as is not None) for k, v in metrics.items()],
-    )
-    con.execute("COMMIT")
+    with transaction(con):
+        for table in ("candidates", "candidate_records", "record_states", "metrics_history"):
+            con.execute(f"DELETE FROM {table} WHERE fingerprint = ?", [fingerprint])
+        con.execute(
+            "INSERT INTO candidates (fingerprint, drop, policy, thresholds, watermark, n_records, feasible, "
+            "infeasible_reasons, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [fingerprint, drop, json.dumps(policy_dict), json.dumps(threshold_dict), mark, len(selected),
+             bool(result.feasible), json.dumps(list(result.infeasible_reasons)), json.dumps(stored_report)],
+        )
+        insert_rows(con, "candidate_records", {"fingerprint": [fingerprint] * len(selected),
+                                               "id": selected["id"].tolist(), "reason": selected["reason"].tolist()})
+        states = terminal_states(con, drop, fingerprint)
+        insert_rows(con, "record_states", states.assign(fingerprint=fingerprint, n=states["n"].astype("int64")))
+        insert_rows(con, "metrics_history", {
+            "generation": [generation] * len(metrics), "fingerprint": [fingerprint] * len(metrics),
+            "drop": [drop] * len(metrics), "metric": list(metrics), "value": [float(v) for v in metrics.values()],
+            "published": [published_as is not None] * len(metrics)})
     return {
         "fingerprint": fingerprint, "drop": drop, "generation": generation, "n_records": len(selected),
         "feasible": bool(result.feasible), "infeasible_reasons": list(result.infeasible_reasons),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from anchormix.quality import QualitySettings, assess
+from anchormix.store_writes import replace_drop_rows
 
 
 def quality_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: QualitySettings) -> dict:
@@ -21,10 +22,7 @@ def quality_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: QualitySet
         for reason in result.reasons:
             key = reason.split("(", 1)[0]
             reasons[key] = reasons.get(key, 0) + 1
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM quality WHERE drop = ?", [drop])
-    if out:
-        con.executemany("INSERT INTO quality VALUES (?, ?, ?, ?, ?)", out)
-    con.execute("COMMIT")
+    replace_drop_rows(con, "quality", drop, {name: [row[i] for row in out] for i, name in
+                                             enumerate(("id", "drop", "score", "passed", "reasons"))})
     passed = sum(1 for row in out if row[3])
     return {"scored": len(out), "passed": passed, "failed": len(out) - passed, "reasons": reasons}
