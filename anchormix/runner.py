@@ -1,39 +1,52 @@
 """Run one drop through every stage and gate without Dagster.
 
 The Dagster job is the way to operate anchormix; this runner exists so the same
-stages and gates run in tests, benchmarks and notebooks, in one process.
+stages and gates run in tests, benchmarks and notebooks, in one process. Both
+take the stage order from :data:`anchormix.stages.plan.NIGHTLY`.
 """
 
 from __future__ import annotations
+
+import logging
 
 import duckdb
 
 from anchormix.config import Settings
 from anchormix.errors import PublishRefused
-from anchormix.gate_checks import evaluate_all
-from anchormix.settings_base import revalidated
-from anchormix.stages.dedup import dedup_drop
-from anchormix.stages.diversity import diversity_drop, pin_from_store
-from anchormix.stages.embed import embed_drop
-from anchormix.stages.ingest import ingest_drop
-from anchormix.stages.mix import build_candidate, latest_candidate
-from anchormix.stages.normalize import normalize_drop
-from anchormix.stages.provenance import provenance_drop
-from anchormix.stages.publish import publish_drop
-from anchormix.stages.quality import quality_drop
-from anchormix.stages.semantic import semantic_drop
+from anchormix.stages.diversity import pin_from_store
+from anchormix.stages.plan import NIGHTLY, StageContext, run_stage
+
+# The summary keys callers of run_drop / curate_drop have always read.
+SUMMARY_KEYS = {"raw_records": "ingest", "normalized": "normalize", "deduplicated": "dedup",
+                "provenance": "provenance", "quality": "quality", "embeddings": "embed",
+                "semantic_dedup": "semantic", "diversity": "diversity", "mix_candidate": "candidate",
+                "gates": "gates", "curated_mix": "published"}
+_CURATION = tuple(s.name for s in NIGHTLY[: [s.name for s in NIGHTLY].index("semantic_dedup") + 1])
 
 
-def curate_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings) -> dict:
-    """Ingest through semantic dedup for one drop; returns each stage's summary."""
-    out = {"ingest": ingest_drop(con, settings.paths.inbox, drop, settings.ingest)}
-    out["normalize"] = normalize_drop(con, drop)
-    out["dedup"] = dedup_drop(con, drop, settings.dedup)
-    out["provenance"] = provenance_drop(con, drop, settings.paths.registry, settings.detector, settings.paths.models)
-    out["quality"] = quality_drop(con, drop, settings.quality)
-    out["embed"] = embed_drop(con, drop, settings.embedding)
-    out["semantic"] = semantic_drop(con, drop, settings.dedup, settings.embedding)
+def _run(ctx: StageContext, names, out: dict, logger: logging.Logger | None) -> dict:
+    for st in NIGHTLY:
+        if st.name in names:
+            try:
+                summary, stats = run_stage(st, ctx, logger)
+            except PublishRefused as exc:
+                out["refused"] = str(exc)
+                continue
+            out[SUMMARY_KEYS[st.name]] = summary
+            out.setdefault("stats", []).append(stats)
     return out
+
+
+def with_overrides(settings: Settings, policy=None, gates=None) -> Settings:
+    """``settings`` with this run's mix policy and gate settings (already validated objects)."""
+    update = {k: v for k, v in (("mix", policy), ("gates", gates)) if v is not None}
+    return settings.model_copy(update=update) if update else settings
+
+
+def curate_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings,
+                logger: logging.Logger | None = None) -> dict:
+    """Ingest through semantic dedup for one drop; returns each stage's summary (and ``stats``)."""
+    return _run(StageContext(con, drop, settings), _CURATION, {}, logger)
 
 
 def pin_baseline(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, overwrite: bool = False):
@@ -45,27 +58,14 @@ def pin_baseline(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, 
 
 
 def run_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: Settings, *, policy=None, gates=None,
-             publish: bool = True) -> dict:
-    """Curate, sample, gate and (if every gate passed) publish one drop."""
-    out = curate_drop(con, drop, settings)
-    out["diversity"] = diversity_drop(con, drop, settings.paths.baseline, settings.embedding, settings.diversity.tail)
-    policy = policy or settings.mix
-    gates = gates or settings.gates
-    out["candidate"] = build_candidate(con, drop, policy, gates, settings.detector.auroc_floor,
-                                       settings.paths.baseline, settings.embedding, settings.diversity.tail)
-    candidate = latest_candidate(con, drop)
-    out["gates"] = {g.gate: g for g in evaluate_all(con, candidate, settings.ingest.max_text_bytes)}
-    out["published"] = None
-    out["refused"] = None
-    if publish:
-        try:
-            out["published"] = publish_drop(con, drop, settings.paths.published,
-                                             group_readable=settings.publish.group_readable)
-        except PublishRefused as exc:
-            out["refused"] = str(exc)
+             publish: bool = True, logger: logging.Logger | None = None) -> dict:
+    """Curate, sample, gate and (if every gate passed) publish one drop.
+
+    Returns each stage's summary under its usual key, ``stats`` (one
+    :class:`~anchormix.stages.stats.StageStats` per stage), ``published`` (the
+    publication, or None) and ``refused`` (why publish refused, or None).
+    """
+    ctx = StageContext(con, drop, with_overrides(settings, policy, gates))
+    later = [s.name for s in NIGHTLY if s.name not in _CURATION and (publish or s.name != "curated_mix")]
+    out = _run(ctx, list(_CURATION) + later, {"published": None, "refused": None}, logger)
     return out
-
-
-def with_mix(settings: Settings, **changes) -> Settings:
-    """A copy of ``settings`` with mix-policy fields changed (validated again)."""
-    return settings.model_copy(update={"mix": revalidated(settings.mix, changes, "mix")})

@@ -1,12 +1,10 @@
 """curation group: exact and near duplicates (deduplicated)."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult
 from dagster_duckdb import DuckDBResource
 
-from anchormix.stages.dedup import dedup_drop
-from assets._meta import OWNERS, md_table, schema
-from pipelines.partitions import drop_partitions
-from pipelines.resources import DUCKDB_POOL, open_store
+from assets._meta import md_table, schema
+from assets._stage import stage_asset, staged
 from pipelines.settings import settings
 
 DEDUP_SCHEMA = schema([
@@ -16,29 +14,24 @@ DEDUP_SCHEMA = schema([
 ])
 
 
-@asset(
-    group_name="curation",
-    partitions_def=drop_partitions,
-    deps=["normalized"],
+@stage_asset(
+    "deduplicated",
     kinds={"duckdb", "python"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
     description=(
-        "Exact duplicates (same content hash, across all history) and near duplicates (MinHash LSH on word "
-        "shingles against every accepted record). Each duplicate records the id it duplicates."
+        "Exact duplicates (same content hash, across all history; tonight's hashes joined against history's) and "
+        "near duplicates (MinHash LSH on word shingles against every accepted record; tonight's band keys joined "
+        "against the stored ones). Each duplicate records the id it duplicates."
     ),
     metadata={"dagster/column_schema": DEDUP_SCHEMA},
 )
 def deduplicated(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
     drop = context.partition_key
-    with open_store(duckdb) as con:
-        counts = dedup_drop(con, drop, settings().dedup)
+    with staged(context, duckdb, "deduplicated") as (con, counts, stats):
         dups = con.execute(
             "SELECT id, method, duplicate_of, round(similarity, 3) AS similarity FROM dedup "
             "WHERE drop = ? AND status = 'duplicate' ORDER BY method, id", [drop]).df()
     return MaterializeResult(metadata={
-        "dagster/row_count": counts["records"], "unique": counts["unique"],
+        **stats, "dagster/row_count": counts["records"], "unique": counts["unique"],
         "exact_duplicates": counts["exact"], "near_duplicates": counts["minhash"],
         "minhash_threshold": settings().dedup.minhash_threshold, "duplicates": md_table(dups),
     })

@@ -5,9 +5,9 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 from dagster_duckdb import DuckDBResource
 
 from anchormix.baseline import BaselineExists
-from anchormix.stages.diversity import BaselineMissing, diversity_drop, pin_from_store
+from anchormix.stages.diversity import BaselineMissing, pin_from_store
 from assets._meta import OWNERS, md_table
-from pipelines.partitions import drop_partitions
+from assets._stage import stage_asset, staged, with_resources
 from pipelines.resources import DUCKDB_POOL, EmbeddingResource, open_store
 from pipelines.run_config import BaselineConfig
 from pipelines.settings import settings
@@ -45,7 +45,7 @@ def diversity_baseline(context: AssetExecutionContext, config: BaselineConfig, d
     for warning in baseline.adequacy:
         context.log.warning(f"baseline adequacy: {warning}")
     return MaterializeResult(metadata={
-        "records": n_human, "clusters": int(len(baseline.weights)), "model_id": baseline.model_id,
+        "records": n_human, "n_clusters": int(len(baseline.weights)), "model_id": baseline.model_id,
         "path": MetadataValue.path(str(s.paths.baseline)),
         "baseline_vendi": round(float(baseline.vendi), 4),
         "baseline_effective_rank": round(float(baseline.effective_rank), 4),
@@ -58,28 +58,24 @@ def diversity_baseline(context: AssetExecutionContext, config: BaselineConfig, d
     })
 
 
-@asset(
-    group_name="curation",
-    partitions_def=drop_partitions,
-    deps=["semantic_dedup", diversity_baseline],
+@stage_asset(
+    "diversity",
     kinds={"faiss", "duckdb"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
+    extra_deps=[diversity_baseline],
     description=(
-        "Places every eligible record in a frozen baseline cluster (so the sampler can fill rare clusters) and "
-        "measures the pool: Vendi score, effective rank, cluster entropy, tail coverage, JS divergence, distinct-n."
+        "Places each new eligible record in a frozen baseline cluster (so the sampler can fill rare clusters; a "
+        "re-pin places them all again) and measures a sample of the pool: Vendi score, effective rank, cluster "
+        "entropy, tail coverage, JS divergence, distinct-n."
     ),
 )
 def diversity(context: AssetExecutionContext, duckdb: DuckDBResource,
               embedding: EmbeddingResource) -> MaterializeResult:
-    with open_store(duckdb) as con:
-        try:
-            summary = diversity_drop(con, context.partition_key, settings().paths.baseline, embedding.settings(),
-                                     settings().diversity.tail)
-        except BaselineMissing as exc:
-            raise Failure(description=str(exc)) from exc
+    try:
+        with staged(context, duckdb, "diversity", with_resources(embedding)) as (_, summary, stats):
+            pass
+    except BaselineMissing as exc:
+        raise Failure(description=str(exc)) from exc
     return MaterializeResult(metadata={
-        "dagster/row_count": summary["pool"], "baseline_records": summary["baseline_n"],
+        **stats, "dagster/row_count": summary["pool"], "assigned_clusters": summary["assigned"], "baseline_records": summary["baseline_n"],
         "model_id": summary["model_id"], "pool_metrics": MetadataValue.json(_metrics(summary["report"])),
     })

@@ -1,23 +1,18 @@
 """ingest group: raw_records (inbox → DuckDB, bad rows quarantined) and normalized."""
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 from dagster_duckdb import DuckDBResource
 
-from anchormix.stages.ingest import drop_files, ingest_drop
-from anchormix.stages.normalize import normalize_drop
-from assets._meta import OWNERS, md_counts, md_table, schema
-from pipelines.partitions import drop_partitions
-from pipelines.resources import DUCKDB_POOL, open_store
+from anchormix.stages.ingest import drop_files
+from assets._meta import md_counts, md_table, schema
+from assets._stage import stage_asset, staged
 from pipelines.settings import settings
 
 
-@asset(
-    group_name="ingest",
-    partitions_def=drop_partitions,
+@stage_asset(
+    "raw_records",
+    group="ingest",
     kinds={"duckdb", "python"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
     description=(
         "Rows of the drop's inbox files (inbox/<drop>/*.jsonl|.jsonl.gz|.parquet|.csv) validated against the "
         "record schema. Malformed rows go to the `quarantine` table with file, line and reason; the good rows of "
@@ -36,13 +31,12 @@ def raw_records(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
     files = drop_files(settings().paths.inbox, drop)
     if not files:
         context.log.warning(f"no inbox files in {settings().paths.inbox / drop}")
-    with open_store(duckdb) as con:
-        report = ingest_drop(con, settings().paths.inbox, drop, settings().ingest)
+    with staged(context, duckdb, "raw_records") as (con, report, stats):
         total = con.execute("SELECT count(*) FROM raw_records WHERE drop = ?", [drop]).fetchone()[0]
         quarantined = con.execute(
             "SELECT file, line, reason FROM quarantine WHERE drop = ? ORDER BY file, line", [drop]).df()
     return MaterializeResult(metadata={
-        "dagster/row_count": int(total),
+        **stats, "dagster/row_count": int(total),
         "loaded_this_run": report.loaded,
         "quarantined_this_run": report.quarantined,
         "files_new": MetadataValue.json(report.files_new),
@@ -52,14 +46,10 @@ def raw_records(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
     })
 
 
-@asset(
-    group_name="ingest",
-    partitions_def=drop_partitions,
-    deps=["raw_records"],
+@stage_asset(
+    "normalized",
+    group="ingest",
     kinds={"duckdb", "python"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
     description="Unicode NFC and whitespace normalization, then a sha256 content hash every later stage keys on.",
     metadata={"dagster/column_schema": schema([
         ("id", "string", ""), ("norm_text", "string", "normalized text"),
@@ -68,8 +58,7 @@ def raw_records(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
 )
 def normalized(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
     drop = context.partition_key
-    with open_store(duckdb) as con:
-        n = normalize_drop(con, drop)
+    with staged(context, duckdb, "normalized") as (con, n, stats):
         preview = con.execute(
             "SELECT id, content_hash, n_words, norm_text FROM normalized WHERE drop = ? LIMIT 10", [drop]).df()
-    return MaterializeResult(metadata={"dagster/row_count": n, "preview": md_table(preview)})
+    return MaterializeResult(metadata={**stats, "dagster/row_count": n, "preview": md_table(preview)})

@@ -1,14 +1,13 @@
 """gates group: the candidate mix, sampled under the ratio policy and measured."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
 from dagster_duckdb import DuckDBResource
 
 from anchormix.stages.diversity import BaselineMissing
-from anchormix.stages.mix import build_candidate
-from assets._meta import OWNERS, md_table, schema
-from pipelines.partitions import drop_partitions
-from pipelines.resources import DUCKDB_POOL, EmbeddingResource, open_store
+from assets._meta import md_table, schema
+from assets._stage import stage_asset, staged, with_resources
+from pipelines.resources import EmbeddingResource
 from pipelines.run_config import MixConfig
 from pipelines.settings import settings
 
@@ -39,14 +38,10 @@ def history_table(con, metrics=HISTORY_METRICS) -> pd.DataFrame:
     return frame.pivot_table(index=["generation", "drop"], columns="metric", values="value").reset_index().round(4)
 
 
-@asset(
-    group_name="gates",
-    partitions_def=drop_partitions,
-    deps=["diversity"],
+@stage_asset(
+    "mix_candidate",
+    group="gates",
     kinds={"duckdb", "python"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
     description=(
         "The staging mix: records sampled under the ratio policy (human floor, synthetic cap, unknown cap, "
         "per-source caps, target size, seed; accumulate keeps earlier published human records) with synthetic "
@@ -62,17 +57,16 @@ def history_table(con, metrics=HISTORY_METRICS) -> pd.DataFrame:
 )
 def mix_candidate(context: AssetExecutionContext, config: MixConfig, duckdb: DuckDBResource,
                   embedding: EmbeddingResource) -> MaterializeResult:
-    drop = context.partition_key
-    with open_store(duckdb) as con:
-        try:
-            c = build_candidate(con, drop, config.policy(), config.gates(), config.detector_floor(),
-                                settings().paths.baseline, embedding.settings(), settings().diversity.tail)
-        except BaselineMissing as exc:
-            raise Failure(description=str(exc)) from exc
-        history = history_table(con)
+    project = with_resources(embedding, mix=config.policy(), gates=config.gates(),
+                             detector=settings().detector.model_copy(update={"auroc_floor": config.detector_floor()}))
+    try:
+        with staged(context, duckdb, "mix_candidate", project) as (con, c, stats):
+            history = history_table(con)
+    except BaselineMissing as exc:
+        raise Failure(description=str(exc)) from exc
     states = c["states"].groupby("state", as_index=False)["n"].sum()
     return MaterializeResult(metadata={
-        "dagster/row_count": c["n_records"],
+        **stats, "dagster/row_count": c["n_records"],
         "fingerprint": c["fingerprint"],
         "generation_if_published": c["generation"],
         "feasible": c["feasible"],

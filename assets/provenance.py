@@ -1,23 +1,16 @@
 """curation group: provenance evidence and classes, with the synthetic-text detector."""
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 from dagster_duckdb import DuckDBResource
 
-from anchormix.stages.provenance import provenance_drop
-from assets._meta import OWNERS, md_counts, md_table, schema
-from pipelines.partitions import drop_partitions
-from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import settings
+from assets._meta import md_counts, md_table, schema
+from assets._stage import stage_asset, staged, with_resources
+from pipelines.resources import EmbeddingResource
 
 
-@asset(
-    group_name="curation",
-    partitions_def=drop_partitions,
-    deps=["deduplicated"],
+@stage_asset(
+    "provenance",
     kinds={"scikitlearn", "duckdb"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
     description=(
         "One evidence row per (record, signal): registered source, signed text manifest (ed25519), C2PA media "
         "manifest, capture date, detector score. A documented precedence turns evidence into a class: "
@@ -29,11 +22,11 @@ from pipelines.settings import settings
         ("id", "string", ""), ("class", "string", "provenance class"), ("reason", "string", "why, from the evidence"),
     ])},
 )
-def provenance(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
+def provenance(context: AssetExecutionContext, duckdb: DuckDBResource,
+               embedding: EmbeddingResource) -> MaterializeResult:
     drop = context.partition_key
-    with open_store(duckdb) as con:
-        s = settings()
-        summary = provenance_drop(con, drop, s.paths.registry, s.detector, s.paths.models)
+    # The detector's embedding block reads the run's embedding model, like every other vector step.
+    with staged(context, duckdb, "provenance", with_resources(embedding)) as (con, summary, stats):
         verdicts = con.execute(
             "SELECT signal, verdict, count(*) AS records FROM evidence WHERE drop <= ? GROUP BY ALL ORDER BY ALL",
             [drop]).df()
@@ -44,7 +37,7 @@ def provenance(context: AssetExecutionContext, duckdb: DuckDBResource) -> Materi
     total = max(1, summary["labelled"])
     shares = {k: f"{v} ({v / total:.1%})" for k, v in summary["classes"].items()}
     return MaterializeResult(metadata={
-        "dagster/row_count": summary["labelled"],
+        **stats, "dagster/row_count": summary["labelled"],
         "class_shares": md_counts(shares, "class", "records"),
         "evidence_verdicts": md_table(verdicts),
         "examples": md_table(examples, max_chars=160),

@@ -3,25 +3,18 @@
 from datetime import timedelta
 from pathlib import Path
 
-from dagster import AssetExecutionContext, Failure, FreshnessPolicy, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, FreshnessPolicy, MaterializeResult, MetadataValue
 from dagster_duckdb import DuckDBResource
 
 from anchormix.errors import PublishRefused
-from anchormix.stages.publish import publish_drop
-from assets._meta import OWNERS, schema
-from pipelines.partitions import drop_partitions
-from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import settings
+from assets._meta import schema
+from assets._stage import stage_asset, staged
 
 
-@asset(
-    group_name="publish",
-    partitions_def=drop_partitions,
-    deps=["mix_candidate"],
+@stage_asset(
+    "curated_mix",
+    group="publish",
     kinds={"parquet", "json"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
     freshness_policy=FreshnessPolicy.time_window(fail_window=timedelta(hours=36), warn_window=timedelta(hours=26)),
     description=(
         "The published training mix: Parquet shards, a manifest with per-record provenance and hashes, a "
@@ -36,14 +29,13 @@ from pipelines.settings import settings
     ])},
 )
 def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
-    drop = context.partition_key
-    with open_store(duckdb) as con:
-        try:
-            s = settings()
-            result = publish_drop(con, drop, s.paths.published, group_readable=s.publish.group_readable)
-        except PublishRefused as exc:
-            raise Failure(description=f"Refusing to publish: {exc}") from exc
+    try:
+        with staged(context, duckdb, "curated_mix") as (_, result, stats):
+            pass
+    except PublishRefused as exc:
+        raise Failure(description=f"Refusing to publish: {exc}") from exc
     metadata = {
+        **stats,
         "generation": int(result["generation"]), "fingerprint": result["fingerprint"],
         "path": MetadataValue.path(result["path"]),
         "already_published": bool(result["already_published"]),

@@ -1,23 +1,15 @@
 """curation group: heuristic quality signals (Gopher / C4 / FineWeb style)."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult
 from dagster_duckdb import DuckDBResource
 
-from anchormix.stages.quality import quality_drop
-from assets._meta import OWNERS, md_counts, schema
-from pipelines.partitions import drop_partitions
-from pipelines.resources import DUCKDB_POOL, open_store
-from pipelines.settings import settings
+from assets._meta import md_counts, schema
+from assets._stage import stage_asset, staged
 
 
-@asset(
-    group_name="curation",
-    partitions_def=drop_partitions,
-    deps=["provenance"],
+@stage_asset(
+    "quality",
     kinds={"duckdb", "python"},
-    owners=OWNERS,
-    code_version="1",
-    pool=DUCKDB_POOL,
     description=(
         "Heuristic quality of each unique record: word count, mean word length, symbol ratio, alphabetic words, "
         "stop words, ellipsis and duplicate lines. Each rule gives a pass/fail and a reason; a record failing "
@@ -29,9 +21,9 @@ from pipelines.settings import settings
     ])},
 )
 def quality(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
-    with open_store(duckdb) as con:
-        summary = quality_drop(con, context.partition_key, settings().quality)
+    with staged(context, duckdb, "quality") as (_, summary, stats):
+        pass
     return MaterializeResult(metadata={
-        "dagster/row_count": summary["scored"], "passed": summary["passed"], "filtered": summary["failed"],
+        **stats, "dagster/row_count": summary["scored"], "passed": summary["passed"], "filtered": summary["failed"],
         "filter_reasons": md_counts(summary["reasons"], "rule", "records"),
     })

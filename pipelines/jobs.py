@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from anchormix.stages.plan import NIGHTLY_ASSETS  # the one declared stage order
 from pipelines.partitions import drop_partitions
-
-NIGHTLY_ASSETS = ("raw_records", "normalized", "deduplicated", "provenance", "quality", "embeddings",
-                  "semantic_dedup", "diversity", "mix_candidate", "curated_mix")
 
 # In-process: every step opens the same DuckDB file, and loading the embedding
 # model once per run beats once per step process on a 2-core machine.
