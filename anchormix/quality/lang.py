@@ -181,10 +181,17 @@ def _script_of(ch: str) -> str | None:
     return None
 
 
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def dominant_script(text: str, sample: int = 4000) -> str | None:
     """The script of most letters in the first ``sample`` characters (Japanese: Kana if any)."""
-    counts: dict[str, int] = {}
-    for ch in text[:sample]:
+    head = text[:sample]
+    # Every ASCII letter is Latin: count them in C, and look up only the other letters.
+    ascii_letters = len(_ASCII_LETTER.findall(head))
+    counts: dict[str, int] = {"Latin": ascii_letters} if ascii_letters else {}
+    for ch in _NON_ASCII.findall(head):
         if ch.isalpha():
             script = _script_of(ch) or "Other"
             counts[script] = counts.get(script, 0) + 1

@@ -236,7 +236,12 @@ def split_words(text: str) -> tuple[str, ...]:
     out: list[str] = []
     for chunk in text.split():
         if chunk.isascii():
-            out.extend(_split_chunk(chunk))
+            # Most chunks are plain ASCII words: no prefix, suffix or infix rule can split them,
+            # only a tokenizer exception ("cannot") can.
+            if chunk.isalpha() and _special(chunk) is None:
+                out.append(chunk)
+            else:
+                out.extend(_split_chunk(chunk))
             continue
         # "Other symbols" (dingbats, box drawing, emoji) are tokens of their own wherever they stand.
         start = 0
