@@ -1,11 +1,17 @@
-"""One deliberate thread budget for BLAS, OpenMP (FAISS), torch and DuckDB.
+"""One deliberate thread budget for BLAS, OpenMP (FAISS, torch) and DuckDB.
 
-Left alone, each library starts one thread per core, and a FAISS k-means or a
-Gram matrix in numpy then contends with DuckDB's workers and torch's pool: on a
-2-core machine that cost more CPU-seconds than it saved. Every entry point (the
-runner, the Dagster definitions, the CLI) calls :func:`configure_threads` once.
-``ANCHORMIX_THREADS`` overrides the budget (default: the CPUs this process may
-use).
+BLAS runs single-threaded. The matrices it sees here are small (d x d Gram
+matrices, d = 384), and a threaded OpenBLAS turned out to be a trap: on this
+2-core machine with another busy process, ``eigvalsh`` of a 384 x 384 matrix
+took 1.5 CPU-s with two OpenBLAS threads and 0.015 with one (100x), which made
+the gate calibration's 200 null draws cost 25-65 CPU-s instead of 3. Parallel
+work goes to the libraries that use it well: FAISS (k-means, search) and torch
+(encoding) through OpenMP, and DuckDB, each capped at the budget.
+
+``ANCHORMIX_THREADS`` sets the budget (default: the CPUs this process may use).
+:func:`configure_threads` runs when a store connection opens and again before
+each stage, because FAISS and torch load their own BLAS and OpenMP runtimes
+later than the first call.
 """
 
 from __future__ import annotations
@@ -34,29 +40,27 @@ def thread_budget() -> int:
 
 
 def configure_threads(n: int | None = None) -> int:
-    """Cap BLAS/OpenMP (threadpoolctl), FAISS and torch at ``n`` threads (default :func:`thread_budget`).
+    """BLAS at one thread, OpenMP (FAISS, torch) at ``n`` (default :func:`thread_budget`); returns ``n``.
 
-    Idempotent; returns the budget. DuckDB connections take it through
-    :func:`duckdb_threads` (``SET threads``).
+    Cheap enough to call before every stage (a few milliseconds): it applies to
+    every BLAS and OpenMP runtime loaded so far. DuckDB connections take the
+    budget through :func:`duckdb_threads` (``SET threads``).
     """
     global _configured
     n = n or thread_budget()
     import sys
 
+    from threadpoolctl import threadpool_limits
+
+    # OpenMP first: an OpenBLAS built on OpenMP (FAISS ships one) takes its count from it otherwise.
+    threadpool_limits(limits=n, user_api="openmp")
+    threadpool_limits(limits=1, user_api="blas")
     torch = sys.modules.get("torch")  # importing torch only to configure it would cost a second
     if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)
-    if _configured == n:
-        return n
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=n)
-    try:
-        import faiss
-
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
         faiss.omp_set_num_threads(n)
-    except ImportError:  # pragma: no cover - faiss is a dependency
-        pass
     _configured = n
     return n
 

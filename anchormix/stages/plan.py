@@ -22,6 +22,7 @@ from typing import Any, Literal
 import duckdb
 
 from anchormix.stages.stats import StageStats, measured
+from anchormix.threads import configure_threads
 
 
 @dataclass
@@ -178,6 +179,7 @@ def upstream(name: str) -> list[str]:
 
 def run_stage(st: Stage, ctx: StageContext, logger=None) -> tuple[Any, StageStats]:
     """Run one stage on ``ctx`` and measure it; the summary is also kept in ``ctx.results``."""
+    configure_threads()  # a stage may have loaded FAISS or torch, each with its own thread pools
     with measured(st.name, logger) as stats:
         summary = st.run(ctx)
         stats.rows_in, stats.rows_out = st.rows(summary)
