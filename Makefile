@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
+# Where pip looks for torch besides PyPI: empty uses what pip is configured with; on a fresh machine,
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU build (see README, "Install").
+TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
 export HF_HUB_OFFLINE := 1
@@ -13,8 +16,8 @@ export GX_ANALYTICS_ENABLED := false
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch is pinned in pyproject.toml so pip takes the local CPU wheel.
-	$(PY) -m pip install -q -e '.[dev]'
+	# torch is pinned in pyproject.toml; TORCH_INDEX (e.g. PyTorch's CPU index) is where pip finds its wheel.
+	$(PY) -m pip install -q -e '.[dev]' $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	touch $@
 
 install: $(VENV)/.installed

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from anchormix.errors import ConfigError
 from anchormix.settings_base import Bool, Int, Section, Str
@@ -63,6 +63,9 @@ class EmbeddingSettings(Section):
     differ (mean cosine ~0.94 to fp32, worst ~0.8), so they get their own model
     id, and a semantic tau tuned on fp32 vectors does not carry over.
     ``threads`` (0 = torch's default, all cores): torch intra-op threads.
+    ``device`` (``cpu``): where the model runs, ``cuda``, ``cuda:N`` or ``mps`` with a
+    torch build for that device (README, "Install"). Vectors keep their model id:
+    devices differ only in float rounding.
     """
 
     model: Str = Field("", description=(
@@ -72,6 +75,14 @@ class EmbeddingSettings(Section):
     cache: Bool = Field(True, description="Read and write the embedding_cache table")
     quantize: Bool = Field(False, description="Dynamic int8 quantization (own model id)")
     threads: Int = Field(0, ge=0, le=1024, description="torch intra-op threads (0 = torch's default)")
+    device: Str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?|mps)$",
+                        description="cpu, cuda, cuda:N or mps (needs a torch build for that device)")
+
+    @model_validator(mode="after")
+    def _quantize_on_cpu(self):
+        if self.quantize and self.device != "cpu":
+            raise ValueError(f"quantize = true runs on the CPU only, got device = {self.device!r}")
+        return self
 
     @field_validator("model")
     @classmethod
@@ -187,7 +198,7 @@ def load_model(settings: EmbeddingSettings) -> "SentenceTransformer":
             torch.set_num_threads(settings.threads)
         target, _ = _resolve(settings)
         try:
-            model = SentenceTransformer(target, device="cpu")
+            model = SentenceTransformer(target, device=settings.device)
         except OSError as exc:
             raise ConfigError("embedding.model", f"cannot load {settings.model!r} offline: {exc}") from exc
         model.max_seq_length = settings.max_seq_length

@@ -47,7 +47,7 @@ def open_store(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 # Launchpad-visible embedding keys (cache and threads stay in the file).
-EMBEDDING_FIELDS = ("model", "max_seq_length", "batch_size", "quantize")
+EMBEDDING_FIELDS = ("model", "max_seq_length", "batch_size", "quantize", "device")
 
 
 class _EmbeddingResourceBase(ConfigurableResource):
