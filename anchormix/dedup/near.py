@@ -191,10 +191,9 @@ def _ensure_bands(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings)
         return
     b, r = lsh_bands(settings)
     con.execute(f"DELETE FROM {BANDS}")
-    for batch in con.sql(f"SELECT id, hashvalues FROM {TABLE}").fetch_arrow_reader(50_000):
-        import pyarrow as pa
-
-        ids, matrix = _matrix(pa.Table.from_batches([batch]))
+    stored = con.sql(f"SELECT id, hashvalues FROM {TABLE}").to_arrow_table()  # one-off, on a banding change
+    for start in range(0, stored.num_rows, 50_000):
+        ids, matrix = _matrix(stored.slice(start, 50_000))
         if ids:
             _insert_bands(con, ids, band_keys(matrix, b, r))
     con.execute(f"DELETE FROM {BANDS}_meta")

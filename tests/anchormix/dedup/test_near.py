@@ -152,3 +152,38 @@ def test_duplicate_ids_in_batch_and_missing_columns_raise():
         find_near_duplicates(con, frame(["x", "x"], ["one text here", "another text there"]), NearDedupSettings())
     with pytest.raises(ValueError, match="lack columns"):
         find_near_duplicates(con, pd.DataFrame({"id": ["x"]}), NearDedupSettings())
+
+
+def test_band_keys_live_in_the_store_and_follow_a_threshold_change():
+    docs = long_stdlib_docs(4)
+    con = duckdb.connect()
+    settings = NearDedupSettings()
+    find_near_duplicates(con, frame(["h0", "h1", "h2"], docs[:3]), settings)
+    bands, rows = near.lsh_bands(settings)
+    assert con.execute("SELECT count(*) FROM minhash_bands").fetchone()[0] == 3 * bands
+    # Another threshold means another banding: the band table is rebuilt from the stored signatures.
+    looser = NearDedupSettings(minhash_threshold=0.5)
+    assert near.lsh_bands(looser) != (bands, rows)
+    dups = find_near_duplicates(con, frame(["n0", "n1"], [edit(docs[1], k=3), docs[3]]), looser)
+    assert dups["duplicate_of"].tolist() == ["h1"]
+    assert con.execute("SELECT count(*) FROM minhash_bands").fetchone()[0] == 4 * near.lsh_bands(looser)[0]
+
+
+def test_resign_minhash_command_re_signs_the_stores_accepted_history(tmp_path, monkeypatch):
+    from anchormix.cli import main
+    from anchormix.store import connect_store, init_schema
+
+    docs = long_stdlib_docs(2)
+    (tmp_path / "anchormix.toml").write_text('[paths]\nstore = "s.duckdb"\n[dedup]\nnum_perm = 64\n')
+    (tmp_path / "sources.toml").write_text("")
+    monkeypatch.setenv("ANCHORMIX_CONFIG", str(tmp_path / "anchormix.toml"))
+    with connect_store(tmp_path / "s.duckdb") as con:
+        init_schema(con)
+        con.execute("INSERT INTO normalized (id, drop, norm_text, content_hash) VALUES (?, 'd', ?, ?), (?, 'd', ?, ?)",
+                    ["a", docs[0], content_hash(docs[0]), "b", docs[1], content_hash(docs[1])])
+        find_near_duplicates(con, frame(["a", "b"], docs), NearDedupSettings())  # made with num_perm=128
+    assert main(["resign-minhash"]) == 0
+    with connect_store(tmp_path / "s.duckdb") as con:
+        assert con.execute("SELECT DISTINCT num_perm FROM minhash_signatures").fetchall() == [(64,)]
+        assert find_near_duplicates(con, frame(["n"], [edit(docs[0])]), NearDedupSettings(num_perm=64))[
+            "duplicate_of"].tolist() == ["a"]
