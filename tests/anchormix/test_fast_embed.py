@@ -1,0 +1,171 @@
+"""The fast static embedder: artifact loading, output contract, model id, near-duplicates.
+
+A tiny artifact is distilled from the bundled MiniLM for just the tokens of the
+test texts (real standard-library docstrings), so the suite needs no build.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anchormix import fast_embed as fe
+
+# Standard-library objects whose docstrings have two or more sentences: real human text.
+_OBJECTS = ("json.dumps", "json.loads", "os.makedirs", "os.walk", "shutil.copytree", "shutil.rmtree",
+            "textwrap.dedent", "textwrap.wrap", "inspect.getdoc", "pathlib.Path.glob", "subprocess.run",
+            "functools.lru_cache", "itertools.groupby", "collections.namedtuple", "tempfile.mkstemp",
+            "zipfile.ZipFile.extractall")
+
+
+def _docstrings() -> list[str]:
+    import importlib
+
+    texts = []
+    for dotted in _OBJECTS:
+        parts = dotted.split(".")
+        obj = importlib.import_module(parts[0])
+        for part in parts[1:]:
+            obj = getattr(obj, part)
+        doc = fe.docstring_prose(inspect.getdoc(obj) or "")
+        if len(doc.split()) >= 15:
+            texts.append(doc)
+    return texts
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    found = _docstrings()
+    assert len(found) >= 10
+    return found
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory) -> Path:
+    """A small build through the real recipe: docstrings of a few standard-library packages (none of the
+    test texts' modules), MiniLM as the teacher, only the corpus's tokens distilled."""
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    out = tmp_path_factory.mktemp("fast") / "artifact"
+    fe.build(out, roots=[stdlib / name for name in ("asyncio", "email", "multiprocessing", "logging")],
+             max_train=300, calibration_texts=100, epochs=4, only_used_tokens=True, log=lambda _: None)
+    return out
+
+
+def test_vectors_are_unit_float32_rows_in_input_order(artifact, texts):
+    model = fe.FastEmbedder.load(artifact)
+    batch = texts + ["", "   ", "naïve café — 東京"]
+    v = model.encode(batch)
+    assert v.dtype == np.float32 and v.shape == (len(batch), 384) and model.dim == 384
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert model.encode([]).shape == (0, 384)
+    # Row i depends on text i only: order and batch size do not matter.
+    np.testing.assert_allclose(model.encode(batch[::-1])[::-1], v, atol=1e-6)
+    np.testing.assert_allclose(model.encode(batch, batch_size=3), v, atol=1e-6)
+
+
+def test_deterministic_across_loads(artifact, texts):
+    a = fe.FastEmbedder.load(artifact)
+    b = fe.FastEmbedder.load(artifact)
+    assert a.model_id == b.model_id
+    assert np.array_equal(a.encode(texts), b.encode(texts))
+
+
+def test_model_id_is_its_own_and_follows_the_artifact(artifact, tmp_path):
+    from anchormix.embed import EmbeddingSettings, model_id
+
+    model = fe.FastEmbedder.load(artifact)
+    assert model.model_id.startswith(fe.MODEL_ID_PREFIX)
+    assert model.model_id != model_id(EmbeddingSettings())
+    assert 0.5 < model.tau < 1.0
+    changed = model.embeddings.copy()
+    changed[1000] += 1.0
+    other = fe.write_artifact(tmp_path / "other", changed, model.bias, tau=0.9)
+    assert other.model_id != model.model_id
+
+
+def test_near_duplicates_score_above_unrelated_texts(artifact, texts):
+    model = fe.FastEmbedder.load(artifact)
+    v = model.encode(texts)
+    sims = v @ v.T
+    np.fill_diagonal(sims, -1)
+    rng = np.random.default_rng(1)
+    for i, text in enumerate(texts):
+        for kind in fe.EDIT_KINDS:
+            edited, _ = fe.near_duplicate(text, rng, kind)
+            s = float(model.encode([edited])[0] @ v[i])
+            assert s > sims[i].max(), (kind, text[:60], s, sims[i].max())
+    # Re-wrapping and re-casing do not change MiniLM's tokens (it is uncased), so nor the vector.
+    for kind in ("rewrap", "recase"):
+        np.testing.assert_allclose(model.encode([fe.near_duplicate(texts[0], rng, kind)[0]])[0], v[0], atol=1e-6)
+
+
+def test_reads_only_minilms_window(artifact, texts):
+    model = fe.FastEmbedder.load(artifact)
+    long = " ".join(texts)
+    ids = model.token_ids([long])[0]
+    assert len(ids) == fe.MAX_SEQ_LENGTH and ids[0] == 101 and ids[-1] == 102  # [CLS] ... [SEP]
+    # What lies past the 128-token window changes nothing, as for MiniLM.
+    np.testing.assert_array_equal(model.encode([long + " " + texts[0]]), model.encode([long + " " + texts[1]]))
+
+
+def test_missing_artifact_names_the_build_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="anchormix.fast_embed build"):
+        fe.FastEmbedder.load(tmp_path / "nothing")
+
+
+def test_other_format_is_refused(artifact, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(artifact, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "format": 99}))
+    with pytest.raises(ValueError, match="format"):
+        fe.FastEmbedder.load(copy)
+
+
+def test_near_duplicate_edits(texts):
+    rng = np.random.default_rng(0)
+    text = next(t for t in texts if len(fe._SENTENCE_END.split(t)) >= 3)
+    dropped, kind = fe.near_duplicate(text, rng, "drop_sentence")
+    assert kind == "drop_sentence" and len(dropped.split()) < len(text.split())
+    swapped, _ = fe.near_duplicate(text, rng, "swap_sentences")
+    assert sorted(swapped.split()) == sorted(text.split()) and swapped != " ".join(text.split())
+    word, _ = fe.near_duplicate(text, rng, "drop_word")
+    assert len(word.split()) == len(text.split()) - 1
+    assert fe.near_duplicate(text, rng, "recase")[0] == text.lower()
+    assert fe.near_duplicate(text, rng, "rewrap")[0].split() == text.split()
+    # One sentence: the sentence edits fall back to dropping a word.
+    assert fe.near_duplicate("single sentence without an end", rng, "swap_sentences")[1] == "drop_word"
+
+
+def test_calibrate_tau_reproduces_teacher_pairs():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(40, 16))
+    teacher = np.concatenate([base, base[:10] + 0.05 * rng.normal(size=(10, 16))])
+    teacher /= np.linalg.norm(teacher, axis=1, keepdims=True)
+    # A student that is a rotation of the teacher finds the same pairs at the teacher's tau.
+    q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    student = teacher @ q
+    tau, recall, precision = fe.calibrate_tau(student, teacher, teacher_tau=0.95)
+    assert recall == 1.0 and precision == 1.0
+    assert fe.pairs_above(student, tau) == fe.pairs_above(teacher, 0.95)
+
+
+def test_harvest_reads_docstrings_without_importing():
+    import json as json_module
+
+    root = Path(json_module.__file__).parent
+    found = fe.harvest_docstrings([root], exclude=())
+    assert fe.docstring_prose(inspect.getdoc(json_module.dumps)) in found
+    assert len(found) == len({" ".join(t.lower().split()) for t in found})
+    without = fe.harvest_docstrings([root], exclude=("encoder",))
+    assert fe.docstring_prose(textwrap.dedent(inspect.getdoc(json_module.JSONEncoder))) not in without
+    assert fe.harvest_docstrings([root], exclude=(), exclude_texts=found) == []
