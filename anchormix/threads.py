@@ -52,9 +52,10 @@ def configure_threads(n: int | None = None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    # OpenMP first: an OpenBLAS built on OpenMP (FAISS ships one) takes its count from it otherwise.
-    threadpool_limits(limits=n, user_api="openmp")
+    # BLAS first, then OpenMP: setting the OpenBLAS that FAISS ships (built on OpenMP) to one thread
+    # sets OpenMP's count too, so OpenMP is raised back to the budget after it.
     threadpool_limits(limits=1, user_api="blas")
+    threadpool_limits(limits=n, user_api="openmp")
     torch = sys.modules.get("torch")  # importing torch only to configure it would cost a second
     if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)
