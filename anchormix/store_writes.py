@@ -42,18 +42,25 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> Iterator[str]:
+    """``data`` visible to SQL on ``con`` under a fresh name for the ``with`` body."""
+    name = next(_names)
+    con.register(name, data)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Any) -> int:
     """Append ``rows`` to ``table`` in one ``INSERT … SELECT``; returns how many. No transaction of its own."""
     data = as_arrow(rows)
     if data.num_rows == 0:
         return 0
-    name = next(_names)
     columns = ", ".join(f'"{c}"' for c in data.column_names)
-    con.register(name, data)
-    try:
+    with registered(con, data) as name:
         con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
-    finally:
-        con.unregister(name)
     return data.num_rows
 
 
@@ -77,11 +84,7 @@ def update_from(con: duckdb.DuckDBPyConnection, table: str, key: str, rows: Any)
     data = as_arrow(rows)
     if data.num_rows == 0:
         return 0
-    name = next(_names)
-    sets = ", ".join(f'"{c}" = {name}."{c}"' for c in data.column_names if c != key)
-    con.register(name, data)
-    try:
+    with registered(con, data) as name:
+        sets = ", ".join(f'"{c}" = {name}."{c}"' for c in data.column_names if c != key)
         con.execute(f'UPDATE {table} SET {sets} FROM {name} WHERE {table}."{key}" = {name}."{key}"')
-    finally:
-        con.unregister(name)
     return data.num_rows
