@@ -2,9 +2,10 @@
 
 MiniLM (``anchormix.embed``) runs six transformer layers over every token; this
 model keeps only what a bag of tokens can carry: one learned vector per token of
-MiniLM's own WordPiece vocabulary, averaged over the text and L2-normalized. Its
-cost is the tokenizer plus one sparse matrix product, about two orders of
-magnitude less CPU than MiniLM (``bench/fast_embedder.py`` prints the figures).
+MiniLM's own WordPiece vocabulary, averaged over the text with one learned weight
+per position, plus a bias, L2-normalized. Its cost is the tokenizer plus one
+sparse matrix product, about two orders of magnitude less CPU than MiniLM
+(``bench/fast_embedder.py`` prints the figures).
 
 It reads a text the way MiniLM does: the same tokenizer (lower-cased WordPiece),
 ``[CLS]`` and ``[SEP]`` included, truncated at 128 tokens (MiniLM's
@@ -28,16 +29,21 @@ offline from the bundled MiniLM:
    site-packages) are left out so the bench measures text the model never saw;
 3. *fit* (tokenlearn-style): token vectors ``E = E0 W + D`` (``E0`` from step 1,
    ``W`` a shared linear map, ``D`` a per-token correction kept small by weight
-   decay, so a token absent from the corpus still gets ``E0 W``) and a bias are
-   trained to maximise the cosine between the mean of a text's token vectors and
-   MiniLM's vector of that text;
+   decay, so a token absent from the corpus still gets ``E0 W``), position
+   weights and a bias are trained to maximise the cosine between the pooled
+   token vectors of a text and MiniLM's vector of it; near-duplicates of some
+   training texts join in, with a loss on their similarity to the original, the
+   range where duplicates are decided;
 4. *calibrate*: near-duplicates are made from a held part of the corpus (a
    sentence dropped, two sentences swapped, a word dropped, re-wrapped or
    re-cased); ``tau`` is the student threshold that best reproduces the pairs
    MiniLM puts at cosine >= 0.95 among those texts.
 
 The artifact is a directory: ``config.json``, ``tokenizer.json`` (MiniLM's),
-``embeddings.npy`` (``[vocab, dim]`` float32) and ``bias.npy``.
+``embeddings.npy`` (``[vocab, dim]`` float32), ``bias.npy`` and
+``positions.npy`` (one weight per token position). The build reads what is
+installed, so two machines with other package versions build different
+artifacts, with different model ids: vectors never mix.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ EVAL_PACKAGES = ("numpy", "pandas", "sklearn", "pyarrow", "transformers", "torch
 # English WordPiece averages 4 to 5; a cut text that yields fewer tokens than the window is redone
 # whole, so the cut never changes the ids, only halves the tokenizer's time on long texts.
 CHARS_PER_TOKEN = 8
-_FILES = ("config.json", "tokenizer.json", "embeddings.npy", "bias.npy")
+_FILES = ("config.json", "tokenizer.json", "embeddings.npy", "bias.npy", "positions.npy")
 # Docstring paragraphs from these on are reference material (parameters, examples), not prose.
 _REFERENCE_STARTS = (">>>", "..", "Parameters", "Returns", "Example", "Args", "---", ":param", "Raises",
                      "Yields", "Attributes", "Note", "See Also")
@@ -88,10 +94,12 @@ class FastEmbedder:
     (the counterpart of MiniLM's 0.95). ``dim``: vector width.
     """
 
-    def __init__(self, tokenizer, embeddings: np.ndarray, bias: np.ndarray, config: dict, model_id: str):
+    def __init__(self, tokenizer, embeddings: np.ndarray, bias: np.ndarray, positions: np.ndarray, config: dict,
+                 model_id: str):
         self.tokenizer = tokenizer
         self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
+        self.positions = np.asarray(positions, dtype=np.float32)
         self.config = config
         self.model_id = model_id
         self.tau = float(config["tau"])
@@ -115,8 +123,8 @@ class FastEmbedder:
             raise ValueError(f"{path}: artifact format {config.get('format')!r}, this code reads {FORMAT}")
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         _configure_tokenizer(tokenizer, int(config.get("max_seq_length", MAX_SEQ_LENGTH)))
-        return cls(tokenizer, np.load(path / "embeddings.npy"), np.load(path / "bias.npy"), config,
-                   MODEL_ID_PREFIX + _fingerprint(path))
+        return cls(tokenizer, np.load(path / "embeddings.npy"), np.load(path / "bias.npy"),
+                   np.load(path / "positions.npy"), config, MODEL_ID_PREFIX + _fingerprint(path))
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """MiniLM's token ids of each text: ``[CLS] ... [SEP]``, at most ``max_seq_length``."""
@@ -127,7 +135,7 @@ class FastEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             ids = self.token_ids(texts[start:start + batch_size])
-            out[start:start + len(ids)] = _pool(ids, self.embeddings, self.bias)
+            out[start:start + len(ids)] = _pool(ids, self.embeddings, self.bias, self.positions)
         return out
 
 
@@ -156,8 +164,12 @@ def _token_ids(tokenizer, texts: Sequence[str], max_tokens: int, max_chars: int,
     return ids
 
 
-def _pool(ids: list[list[int]], embeddings: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Mean of the token vectors plus bias, L2-normalized (a sparse ``[n, vocab] @ [vocab, dim]``)."""
+def _pool(ids: list[list[int]], embeddings: np.ndarray, bias: np.ndarray,
+          positions: np.ndarray | None = None) -> np.ndarray:
+    """Weighted mean of the token vectors plus bias, L2-normalized (a sparse ``[n, vocab] @ [vocab, dim]``).
+
+    ``positions[p]`` weighs the token at position p (``[CLS]`` is 0); None = a plain mean.
+    """
     from scipy.sparse import csr_matrix
 
     n = len(ids)
@@ -165,7 +177,13 @@ def _pool(ids: list[list[int]], embeddings: np.ndarray, bias: np.ndarray) -> np.
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     indices = np.fromiter((t for x in ids for t in x), dtype=np.int32, count=int(indptr[-1]))
-    weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+    if positions is None:
+        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+    else:
+        at = np.arange(int(indptr[-1])) - np.repeat(indptr[:-1], lengths)
+        weights = positions[np.minimum(at, len(positions) - 1)].astype(np.float32)
+        sums = np.bincount(np.repeat(np.arange(n), lengths), weights, minlength=n)
+        weights /= np.repeat(sums, lengths).astype(np.float32)
     pooled = csr_matrix((weights, indices, indptr), shape=(n, embeddings.shape[0])) @ embeddings
     pooled = np.asarray(pooled, dtype=np.float32) + bias
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -404,7 +422,7 @@ def distill_token_vectors(model, vocab_size: int, batch_size: int = 512,
 def fit_token_vectors(ids: list[list[int]], teacher: np.ndarray, init: np.ndarray, epochs: int = 8,
                       batch_size: int = 256, lr: float = 2e-3, decay: float = 1e-4, seed: int = 0,
                       valid: tuple[list[list[int]], np.ndarray] | None = None, pairs: np.ndarray | None = None,
-                      pair_weight: float = 0.05, log=None) -> tuple[np.ndarray, np.ndarray]:
+                      pair_weight: float = 0.05, log=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train ``E = init @ W + D`` and a bias so that normalize(mean E[ids] + b) ~ teacher (cosine loss).
 
     ``W`` starts at the identity and ``D`` at zero; ``decay`` is an L2 penalty
@@ -412,7 +430,9 @@ def fit_token_vectors(ids: list[list[int]], teacher: np.ndarray, init: np.ndarra
     e.g. a text and its near-duplicate) add a loss on their similarity: the
     squared difference of ``log(1 - cos + 0.01)`` between student and teacher,
     which weighs the high-similarity range where duplicates are decided.
-    Deterministic for a given seed on one thread. Returns ``(E, b)`` float32.
+    Position weights (one per token position, see :func:`_pool`) are learned
+    too. Deterministic for a given seed on one thread. Returns ``(E, b,
+    positions)`` float32.
     """
     import torch
     import torch.nn.functional as F
@@ -423,10 +443,14 @@ def fit_token_vectors(ids: list[list[int]], teacher: np.ndarray, init: np.ndarra
     k = teacher.shape[1]
     w = torch.nn.Parameter(torch.eye(d, k))
     bias = torch.nn.Parameter(torch.zeros(k))
+    # Position weights g = softplus(raw), starting at 1 (a plain mean): MiniLM does not weigh every
+    # position alike (the opening words of a text count more), and a bag of tokens can learn that much.
+    max_len = max((len(x) for x in ids), default=1)
+    raw_pos = torch.nn.Parameter(torch.full((max_len,), float(np.log(np.e - 1))))
     # D as a sparse embedding: each step touches only the rows of the tokens in its batch.
     delta = torch.nn.Embedding(v, k, sparse=True)
     torch.nn.init.zeros_(delta.weight)
-    dense_opt = torch.optim.Adam([w, bias], lr=lr)
+    dense_opt = torch.optim.Adam([w, bias, raw_pos], lr=lr)
     sparse_opt = torch.optim.SparseAdam(list(delta.parameters()), lr=lr)
     y = torch.from_numpy(np.ascontiguousarray(teacher, dtype=np.float32))
     flat = [torch.tensor(x, dtype=torch.long) for x in ids]
@@ -434,12 +458,17 @@ def fit_token_vectors(ids: list[list[int]], teacher: np.ndarray, init: np.ndarra
 
     def forward(rows: Sequence[int], source=flat) -> tuple[torch.Tensor, torch.Tensor]:
         toks = torch.cat([source[r] for r in rows])
-        offsets = torch.tensor(np.concatenate([[0], np.cumsum([len(source[r]) for r in rows])[:-1]]), dtype=torch.long)
+        lengths = torch.tensor([len(source[r]) for r in rows], dtype=torch.long)
+        offsets = torch.cumsum(lengths, 0) - lengths
+        at = torch.arange(len(toks)) - torch.repeat_interleave(offsets, lengths)
+        g = F.softplus(raw_pos)[torch.clamp(at, max=max_len - 1)]
+        bag = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
         uniq, inverse = torch.unique(toks, return_inverse=True)
         rows_delta = delta(uniq)
         table = e0[uniq] @ w + rows_delta
-        pooled = F.embedding_bag(inverse, table, offsets, mode="mean") + bias
-        return pooled, rows_delta
+        summed = F.embedding_bag(inverse, table, offsets, mode="sum", per_sample_weights=g)
+        norm = torch.zeros(len(lengths)).index_add(0, bag, g)
+        return summed / norm[:, None] + bias, rows_delta
 
     for epoch in range(epochs):
         order = rng.permutation(len(flat))
@@ -474,20 +503,27 @@ def fit_token_vectors(ids: list[list[int]], teacher: np.ndarray, init: np.ndarra
             log(msg)
     with torch.no_grad():
         table = (e0 @ w + delta.weight).numpy().astype(np.float32)
-    return table, bias.detach().numpy().astype(np.float32)
+        positions = F.softplus(raw_pos).numpy().astype(np.float32)
+    return table, bias.detach().numpy().astype(np.float32), positions
 
 
 def write_artifact(out: str | os.PathLike, embeddings: np.ndarray, bias: np.ndarray, tau: float,
-                   **info) -> FastEmbedder:
-    """Write an artifact (MiniLM's tokenizer, these token vectors and bias, this tau) and load it."""
+                   positions: np.ndarray | None = None, **info) -> FastEmbedder:
+    """Write an artifact (MiniLM's tokenizer, these token vectors, bias and position weights, this tau), load it.
+
+    ``positions`` None = equal weights (a plain mean).
+    """
     from anchormix.embed import default_model_path
 
     config = {"format": FORMAT, "max_seq_length": MAX_SEQ_LENGTH, "tau": round(float(tau), 6), **info}
-    _write(Path(out), default_model_path() / "tokenizer.json", embeddings, bias, config)
+    if positions is None:
+        positions = np.ones(MAX_SEQ_LENGTH, np.float32)
+    _write(Path(out), default_model_path() / "tokenizer.json", embeddings, bias, positions, config)
     return FastEmbedder.load(out)
 
 
-def _write(out: Path, tokenizer_json: Path, embeddings: np.ndarray, bias: np.ndarray, config: dict) -> None:
+def _write(out: Path, tokenizer_json: Path, embeddings: np.ndarray, bias: np.ndarray, positions: np.ndarray,
+           config: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = {name: out / (name + ".tmp") for name in _FILES}
     (tmp["tokenizer.json"]).write_bytes(tokenizer_json.read_bytes())
@@ -495,12 +531,14 @@ def _write(out: Path, tokenizer_json: Path, embeddings: np.ndarray, bias: np.nda
         np.save(fh, np.ascontiguousarray(embeddings, dtype=np.float32))
     with open(tmp["bias.npy"], "wb") as fh:
         np.save(fh, np.ascontiguousarray(bias, dtype=np.float32))
+    with open(tmp["positions.npy"], "wb") as fh:
+        np.save(fh, np.ascontiguousarray(positions, dtype=np.float32))
     tmp["config.json"].write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
     for name, path in tmp.items():
         os.replace(path, out / name)
 
 
-def build(out: str | os.PathLike, max_train: int = 30000, epochs: int = 8, calibration_texts: int = 3000,
+def build(out: str | os.PathLike, max_train: int = 30000, epochs: int = 10, calibration_texts: int = 3000,
           exclude: Iterable[str] = EVAL_PACKAGES, exclude_texts: Iterable[str] = (), fit: bool = True,
           seed: int = 0, cache_dir: str | os.PathLike | None = None, roots: Iterable[str | os.PathLike] | None = None,
           only_used_tokens: bool = False, pair_texts: int = 6000, pair_weight: float = 0.5, log=print) -> Path:
@@ -550,7 +588,7 @@ def build(out: str | os.PathLike, max_train: int = 30000, epochs: int = 8, calib
         if distilled is not None:
             np.save(distilled, init)
     bias = np.zeros(init.shape[1], np.float32)
-    table = init
+    table, positions = init, None
     if fit:
         n_valid = min(1000, len(train) // 10)
         fit_texts = list(train[n_valid:])
@@ -564,17 +602,17 @@ def build(out: str | os.PathLike, max_train: int = 30000, epochs: int = 8, calib
         ids = _token_ids(tokenizer, list(train[:n_valid]) + fit_texts, MAX_SEQ_LENGTH, cut)
         log(f"fitting token vectors to MiniLM's vectors of {len(fit_texts)} texts ({n_pairs} edited copies, "
             f"their pair similarities fitted too; {n_valid} held to watch)")
-        table, bias = fit_token_vectors(ids[n_valid:], teacher[n_valid:], init, epochs=epochs, seed=seed,
+        table, bias, positions = fit_token_vectors(ids[n_valid:], teacher[n_valid:], init, epochs=epochs, seed=seed,
                                         valid=(ids[:n_valid], teacher[:n_valid]), pairs=pairs,
                                         pair_weight=pair_weight, log=log)
 
     calib_teacher = _teacher_encode(model, settings, calib, log, cache_dir)
-    calib_student = _pool(_token_ids(tokenizer, calib, MAX_SEQ_LENGTH, cut), table, bias)
+    calib_student = _pool(_token_ids(tokenizer, calib, MAX_SEQ_LENGTH, cut), table, bias, positions)
     tau, recall, precision = calibrate_tau(calib_student, calib_teacher)
     log(f"calibrated tau {tau:.4f}: recall {recall:.3f}, precision {precision:.3f} of MiniLM's pairs at "
         f"{TEACHER_TAU} among {len(calib)} calibration texts")
     built = write_artifact(
-        out, table, bias, tau, teacher=model_id(EmbeddingSettings()), teacher_tau=TEACHER_TAU, fit=fit,
+        out, table, bias, tau, positions, teacher=model_id(EmbeddingSettings()), teacher_tau=TEACHER_TAU, fit=fit,
         epochs=epochs if fit else 0, train_texts=len(train) if fit else 0, seed=seed,
         pair_texts=pair_texts if fit else 0, pair_weight=pair_weight if fit else 0,
         calibration={"texts": len(calib), "recall": round(recall, 4), "precision": round(precision, 4)})
@@ -585,10 +623,10 @@ def build(out: str | os.PathLike, max_train: int = 30000, epochs: int = 8, calib
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m anchormix.fast_embed", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="distill a fast embedder from the bundled MiniLM (offline, ~10 min on 2 cores)")
+    b = sub.add_parser("build", help="distill a fast embedder from the bundled MiniLM (offline; about 20 CPU-minutes from nothing)")
     b.add_argument("--out", required=True, help="artifact directory, e.g. var/models/fast-embedder")
     b.add_argument("--max-train", type=int, default=30000)
-    b.add_argument("--epochs", type=int, default=8)
+    b.add_argument("--epochs", type=int, default=10)
     b.add_argument("--pair-texts", type=int, default=6000, help="training texts given an edited copy")
     b.add_argument("--pair-weight", type=float, default=0.5)
     b.add_argument("--no-fit", action="store_true", help="plain distillation: skip fitting to MiniLM's vectors")

@@ -115,6 +115,21 @@ def test_reads_only_minilms_window(artifact, texts):
     np.testing.assert_array_equal(model.encode([long + " " + texts[0]]), model.encode([long + " " + texts[1]]))
 
 
+def test_position_weights_are_learned_and_pooling_is_a_weighted_mean(artifact, texts):
+    model = fe.FastEmbedder.load(artifact)
+    assert model.positions.shape == (fe.MAX_SEQ_LENGTH,) and (model.positions > 0).all()
+    assert not np.allclose(model.positions, 1.0)  # fitted, not the plain mean it starts from
+    ids = model.token_ids(texts[:3])
+    uniform = fe._pool(ids, model.embeddings, model.bias, np.ones(fe.MAX_SEQ_LENGTH, np.float32))
+    np.testing.assert_allclose(uniform, fe._pool(ids, model.embeddings, model.bias), atol=1e-6)
+    by_hand = []
+    for x in ids:
+        g = model.positions[: len(x)]
+        v = (g[:, None] * model.embeddings[x]).sum(0) / g.sum() + model.bias
+        by_hand.append(v / np.linalg.norm(v))
+    np.testing.assert_allclose(model.encode(texts[:3]), np.array(by_hand), atol=1e-5)
+
+
 def test_missing_artifact_names_the_build_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="anchormix.fast_embed build"):
         fe.FastEmbedder.load(tmp_path / "nothing")
