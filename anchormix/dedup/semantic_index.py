@@ -12,7 +12,8 @@ retrain cost amortises to a constant per record.
 The index is a cache, never the truth. Every hit is checked against the store
 (accepted, from an earlier drop, not retracted) before it counts, a member the
 index lacks is added when found, and a missing, unreadable or other-model file
-is rebuilt. Members are keyed by ``raw_records.seq`` (a BIGINT unique per record).
+is rebuilt, as is one saved for another store (a store deleted and made again
+reuses seqs, so its identity is checked too). Members are keyed by ``raw_records.seq`` (a BIGINT unique per record).
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ def index_path(con: duckdb.DuckDBPyConnection, model_id: str) -> Path | None:
     return store.with_name(store.name + ".semantic") / f"{hashlib.sha256(model_id.encode()).hexdigest()[:16]}.faiss"
 
 
+def store_identity(con: duckdb.DuckDBPyConnection) -> str:
+    """A random id made once per store: an index file beside a store that was deleted and re-created
+    (whose seqs start again at 1) must not be read as this store's."""
+    import uuid
+
+    con.execute("CREATE TABLE IF NOT EXISTS store_identity (id VARCHAR NOT NULL)")
+    row = con.execute("SELECT id FROM store_identity LIMIT 1").fetchone()
+    if row is None:
+        row = (uuid.uuid4().hex,)
+        con.execute("INSERT INTO store_identity VALUES (?)", [row[0]])
+    return row[0]
+
+
 def _clusters_for(n: int) -> int:
     return 1 if n < _MIN_IVF else max(1, min(int(np.sqrt(n)), n // 39))
 
@@ -66,10 +80,11 @@ def _clusters_for(n: int) -> int:
 class SemanticIndex:
     """An ID-mapped FAISS index (inner product on unit vectors) over accepted records, by seq."""
 
-    def __init__(self, index, trained_on: int, path: Path | None):
+    def __init__(self, index, trained_on: int, path: Path | None, store_id: str = ""):
         self.index = index
         self.trained_on = trained_on
         self.path = path
+        self.store_id = store_id
 
     @property
     def size(self) -> int:
@@ -80,7 +95,8 @@ class SemanticIndex:
         return int(getattr(self.index, "nlist", 1))
 
     @classmethod
-    def build(cls, seqs: np.ndarray, vectors: np.ndarray, path: Path | None, seed: int = 0) -> "SemanticIndex":
+    def build(cls, seqs: np.ndarray, vectors: np.ndarray, path: Path | None, seed: int = 0,
+              store_id: str = "") -> "SemanticIndex":
         """Train centroids on ``vectors`` (k-means, about sqrt(n) clusters) and add them all."""
         import faiss
 
@@ -96,25 +112,28 @@ class SemanticIndex:
             quantizer = faiss.IndexFlatIP(d)
             quantizer.add(km.centroids)
             index = faiss.IndexIVFFlat(quantizer, d, k, faiss.METRIC_INNER_PRODUCT)
-        out = cls(index, len(x), path)
+        out = cls(index, len(x), path, store_id)
         out.add(seqs, x)
         return out
 
     @classmethod
-    def load(cls, path: Path | None, dim: int):
-        """The saved index at ``path``, or None when absent, unreadable or of another dimension."""
+    def load(cls, path: Path | None, dim: int, store_id: str = ""):
+        """The saved index at ``path``, or None when absent, unreadable, of another dimension or another store."""
+        import json
+
         import faiss
 
         if path is None or not path.is_file():
             return None
         try:
             index = faiss.read_index(str(path))
-            trained_on = int(path.with_suffix(".trained").read_text())
-        except (RuntimeError, OSError, ValueError):
+            meta = json.loads(path.with_suffix(".meta.json").read_text())
+            trained_on, saved_for = int(meta["trained_on"]), str(meta["store_id"])
+        except (RuntimeError, OSError, ValueError, KeyError, TypeError):
             return None
-        if index.d != dim:
+        if index.d != dim or saved_for != store_id:
             return None
-        return cls(index, trained_on, path)
+        return cls(index, trained_on, path, store_id)
 
     def add(self, seqs: np.ndarray, vectors: np.ndarray) -> None:
         """Add members (``seqs`` not already present are the caller's concern)."""
@@ -152,8 +171,11 @@ class SemanticIndex:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        import json
+
         faiss.write_index(self.index, str(tmp))
-        self.path.with_suffix(".trained").write_text(str(self.trained_on))
+        self.path.with_suffix(".meta.json").write_text(json.dumps({"trained_on": self.trained_on,
+                                                                   "store_id": self.store_id}))
         os.replace(tmp, self.path)
 
 
@@ -170,10 +192,12 @@ def open_index(con: duckdb.DuckDBPyConnection, drop: str, model_id: str, dim: in
     seqs = np.asarray(history["seq"], dtype=np.int64)
     hashes = np.asarray(history["content_hash"], dtype=object)
     path = index_path(con, model_id)
-    index = SemanticIndex.load(path, dim)
+    store_id = store_identity(con)
+    index = SemanticIndex.load(path, dim, store_id)
     stats = IndexStats()
     if index is None:
-        stats.rebuilt = "no saved index" if path is None or not path.exists() else "saved index unreadable"
+        stats.rebuilt = ("no saved index" if path is None or not path.exists()
+                         else "saved index unreadable or made for another store")
     else:
         missing = ~np.isin(seqs, index.members())
         grown = index.size + int(missing.sum())
@@ -185,6 +209,6 @@ def open_index(con: duckdb.DuckDBPyConnection, drop: str, model_id: str, dim: in
             stats.added = int(missing.sum())
     if index is None:
         vectors = vectors_of(list(hashes)) if len(hashes) else np.zeros((0, dim), np.float32)
-        index = SemanticIndex.build(seqs, vectors, path, seed=seed)
+        index = SemanticIndex.build(seqs, vectors, path, seed=seed, store_id=store_id)
     stats.size, stats.clusters = index.size, index.clusters
     return index, seqs, stats

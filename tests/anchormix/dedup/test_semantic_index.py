@@ -77,7 +77,22 @@ def test_an_unreadable_index_is_rebuilt_and_a_retrain_follows_growth(tmp_path):
     assert stats.rebuilt and "grew from 2100" in stats.rebuilt
     index_path(con, "m").write_bytes(b"not a faiss index")
     _, _, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
-    assert stats.rebuilt == "saved index unreadable"
+    assert stats.rebuilt == "saved index unreadable or made for another store"
+
+
+def test_an_index_saved_for_a_deleted_store_is_not_read_by_its_successor(tmp_path):
+    x = realistic_vectors(n=300, d=16, dup_frac=0.0)
+    con, vectors_of = _store(tmp_path, x, ["2026-01-01"] * 300)
+    index, _, _ = open_index(con, "2026-01-02", "m", 16, vectors_of)
+    index.save()
+    con.close()
+    (tmp_path / "store.duckdb").unlink()
+    # Same path, same seqs 1..n, other texts: the old members must not be taken for the new records.
+    con, vectors_of = _store(tmp_path, x[::-1].copy(), ["2026-01-01"] * 300)
+    again, _, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
+    assert stats.rebuilt == "saved index unreadable or made for another store"
+    rows, seqs, _ = again.range_search(x[::-1][:1], 0.999, nprobe=1)
+    assert 1 in seqs.tolist()
 
 
 def test_in_memory_store_has_no_saved_index():
