@@ -237,21 +237,18 @@ def _store(con, rows: list[tuple[str, str, np.ndarray]], settings: NearDedupSett
 
 def _candidate_pairs(con, ids: list[str], keys: np.ndarray) -> tuple[list[tuple[int, str]], list[tuple[int, int]]]:
     """Band-key matches of the batch: against stored history (batch row, stored id) and within the batch (i < j)."""
-    from anchormix.store_writes import as_arrow
+    from anchormix.store_writes import as_arrow, registered
 
     n, b = keys.shape
     batch = as_arrow({"row": np.repeat(np.arange(n, dtype=np.int64), b),
                       "band": np.tile(np.arange(b, dtype=np.int16), n), "key": keys.reshape(-1)})
-    con.register("_anchormix_batch_bands", batch)
-    try:
+    with registered(con, batch) as name:
         history = con.execute(
-            f"SELECT DISTINCT t.row, h.id FROM _anchormix_batch_bands t JOIN {BANDS} h "
+            f"SELECT DISTINCT t.row, h.id FROM {name} t JOIN {BANDS} h "
             "ON h.band = t.band AND h.key = t.key").fetchall()
         within = con.execute(
-            "SELECT DISTINCT a.row, b.row FROM _anchormix_batch_bands a JOIN _anchormix_batch_bands b "
+            f"SELECT DISTINCT a.row, b.row FROM {name} a JOIN {name} b "
             "ON a.band = b.band AND a.key = b.key AND a.row < b.row").fetchall()
-    finally:
-        con.unregister("_anchormix_batch_bands")
     return history, within
 
 

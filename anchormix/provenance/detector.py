@@ -151,28 +151,29 @@ def _hash_key(seed: int, rid: str) -> int:
     return int(hashlib.sha256(f"{seed}:{rid}".encode()).hexdigest()[:15], 16)
 
 
-def split_by_id(ids, labels, test_fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of held-out rows: per class, the ``test_fraction`` with the smallest seeded id hash."""
-    ids = [str(i) for i in ids]
+def _hash_order_by_class(ids, labels, seed: int):
+    """Per class, the row indices ordered by seeded id hash (a stable, content-free shuffle)."""
     labels = np.asarray(labels)
-    keys = np.array([_hash_key(seed, i) for i in ids])
-    test = np.zeros(len(ids), dtype=bool)
+    keys = np.array([_hash_key(seed, str(i)) for i in ids])
     for label in np.unique(labels):
         idx = np.flatnonzero(labels == label)
-        n_test = min(len(idx) - 1, max(1, int(round(test_fraction * len(idx)))))
-        test[idx[np.argsort(keys[idx], kind="stable")[:n_test]]] = True
+        yield idx[np.argsort(keys[idx], kind="stable")]
+
+
+def split_by_id(ids, labels, test_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of held-out rows: per class, the ``test_fraction`` with the smallest seeded id hash."""
+    test = np.zeros(len(ids), dtype=bool)
+    for ordered in _hash_order_by_class(ids, labels, seed):
+        n_test = min(len(ordered) - 1, max(1, int(round(test_fraction * len(ordered)))))
+        test[ordered[:n_test]] = True
     return test
 
 
 def folds_by_id(ids, labels, k: int, seed: int) -> np.ndarray:
     """Fold number (0..k-1) per row: within each class, rows ranked by seeded id hash, dealt round-robin."""
-    ids = [str(i) for i in ids]
-    labels = np.asarray(labels)
-    keys = np.array([_hash_key(seed, i) for i in ids])
     fold = np.zeros(len(ids), dtype=int)
-    for label in np.unique(labels):
-        idx = np.flatnonzero(labels == label)
-        fold[idx[np.argsort(keys[idx], kind="stable")]] = np.arange(len(idx)) % k
+    for ordered in _hash_order_by_class(ids, labels, seed):
+        fold[ordered] = np.arange(len(ordered)) % k
     return fold
 
 
