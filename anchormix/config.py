@@ -26,7 +26,8 @@ from anchormix.mix import MixPolicy
 from anchormix.provenance.detector import DetectorSettings
 from anchormix.quality.settings import QualitySettings
 from anchormix.readers import IngestSettings
-from anchormix.settings_base import Bool, Section, Str, parse_section
+from anchormix.settings_base import Bool, Fraction, Int, Section, Str, parse_section
+from anchormix.value import ValueSettings
 
 CONFIG_ENV = "ANCHORMIX_CONFIG"
 DEFAULT_CONFIG_NAME = "anchormix.toml"
@@ -98,9 +99,22 @@ class ScheduleSettings(Section):
 
 
 class PublishSettings(Section):
-    """``[publish]``: how generations are written. ``group_readable`` (true): dirs 0750 and files 0640."""
+    """``[publish]``: how generations are written.
+
+    ``group_readable`` (true): dirs 0750 and files 0640. The tail probe set
+    (:mod:`anchormix.probes`): ``probe_per_cluster`` (5) human records of each
+    rare baseline cluster, at most ``probe_max`` (200) in all and at most
+    ``probe_cluster_share`` (0.2) of a rare cluster's eligible human records,
+    so the mix keeps the tail its gates test; ``probe_seed`` (0) orders the
+    choice. ``probe_per_cluster = 0`` exports no probe set.
+    """
 
     group_readable: Bool = True
+    probe_per_cluster: Int = Field(5, ge=0, le=10_000, description="Held-out human records per rare baseline cluster")
+    probe_max: Int = Field(200, ge=0, le=1_000_000, description="Most records in a generation's probe set")
+    probe_cluster_share: Fraction = Field(
+        0.2, description="Most of a rare cluster's eligible human records withheld as probes")
+    probe_seed: Int = Field(0, ge=0, description="Seed of the probe choice")
 
 
 class Settings(Section):
@@ -118,6 +132,7 @@ class Settings(Section):
     diversity: DiversitySettings = Field(default_factory=dict)
     gates: GateSettings = Field(default_factory=dict)
     mix: MixPolicy = Field(default_factory=dict)
+    value: ValueSettings = Field(default_factory=dict)
     schedule: ScheduleSettings = Field(default_factory=dict)
     publish: PublishSettings = Field(default_factory=dict)
 

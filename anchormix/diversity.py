@@ -219,16 +219,22 @@ def tail_coverage(baseline: "Baseline", labels: np.ndarray, rule: TailRule | Non
     rule = rule or TailRule()
     hist = np.asarray(baseline.hist, dtype=np.float64)
     tail = tail_clusters(hist, rule.tail_mass)
-    counts = cluster_hist(labels, len(hist))
-    n = counts.sum()
-    lost = []
-    for c in tail:
-        expected = n * hist[c] / hist.sum()
-        needed = max(rule.min_count, math.ceil(rule.min_fraction * expected - 1e-9))
-        if counts[c] < needed:
-            lost.append(int(c))
+    lost = uncovered_tail(hist, tail, cluster_hist(labels, len(hist)), rule)
     coverage = 1.0 - len(lost) / len(tail) if len(tail) else 1.0
     return coverage, lost
+
+
+def tail_needed(share: float, n: int, rule: TailRule) -> int:
+    """Records a tail cluster of baseline ``share`` needs in a candidate of ``n`` to count as covered."""
+    return max(rule.min_count, math.ceil(rule.min_fraction * n * share - 1e-9))
+
+
+def uncovered_tail(hist: Sequence[float], tail: Sequence[int], counts: Sequence[int], rule: TailRule) -> list[int]:
+    """The ``tail`` clusters that a candidate with cluster ``counts`` leaves uncovered (:class:`TailRule`)."""
+    hist = np.asarray(hist, dtype=np.float64)
+    counts = np.asarray(counts)
+    n = int(counts.sum())
+    return [int(c) for c in tail if counts[c] < tail_needed(hist[c] / hist.sum(), n, rule)]
 
 
 def diversity_report(
