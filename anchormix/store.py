@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS candidates (
     feasible BOOLEAN, infeasible_reasons VARCHAR, report VARCHAR);
 CREATE TABLE IF NOT EXISTS candidate_records (
     fingerprint VARCHAR, id VARCHAR, reason VARCHAR);
+-- The tail probe set each candidate withheld from its mix (anchormix/probes.py); kept: a probe of the
+-- previous generation.
+CREATE TABLE IF NOT EXISTS candidate_probes (
+    fingerprint VARCHAR, id VARCHAR, cluster INTEGER, label VARCHAR, kept BOOLEAN);
 CREATE TABLE IF NOT EXISTS record_states (
     fingerprint VARCHAR, state VARCHAR, detail VARCHAR, n BIGINT);
 CREATE TABLE IF NOT EXISTS gate_results (

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from anchormix.fileio import file_sha256
 from anchormix.publish import croissant as croissant_mod
+from anchormix.publish import probe_set
 from anchormix.publish.layout import (
     CARD,
     CROISSANT,
@@ -47,7 +48,7 @@ from anchormix.publish.layout import (
 )
 
 TMP_PREFIX = ".tmp-"
-MANIFEST_RESERVED = ("format", "generation", "published_at", "n_records", "shards", "records")
+MANIFEST_RESERVED = ("format", "generation", "published_at", "n_records", "shards", "records", "probes")
 MANIFEST_RECORD_FIELDS = ("id", "content_hash", "source", "provenance_class")
 
 _ARROW_TO_CROISSANT = (
@@ -215,6 +216,11 @@ def _verify(tmp: Path, records: pd.DataFrame, shards: list[dict]) -> None:
         raise PublishVerificationError("content hashes in the shards differ from the manifest")
     if ids != {r["id"] for r in manifest["records"]}:
         raise PublishVerificationError("ids in the shards differ from the manifest")
+    if manifest.get("probes"):
+        try:
+            probe_set.verify_probe_set(tmp, manifest["probes"], ids, hashes)
+        except probe_set.ProbeLeak as exc:
+            raise PublishVerificationError(str(exc)) from exc
     croissant_mod.validate_croissant(tmp / CROISSANT)
 
 
@@ -254,6 +260,7 @@ def publish_generation(
     description: str | None = None,
     license: str = "See manifest.json: each source's own license applies to its records.",
     group_readable: bool = True,
+    probes: pd.DataFrame | None = None,
 ) -> Path:
     """Publish ``records`` as generation ``generation`` under ``root``; return its directory.
 
@@ -274,6 +281,10 @@ def publish_generation(
     left as they were. ``group_readable`` (``[publish] group_readable``): the
     generation is readable by the owner's group (dirs 0750, files 0640), else
     by the owner only; temporary files are created 0600/0700 either way.
+    ``probes``: the tail probe set (:data:`~anchormix.publish.layout.PROBE_FIELDS`), written to
+    ``probes/probes.parquet``, listed in the manifest under ``probes`` and
+    described as the ``tail_probes`` Croissant record set; verification
+    refuses a generation whose shards hold a probe id or content hash.
     """
     root = Path(root)
     target = generation_path(root, generation)
@@ -294,6 +305,9 @@ def publish_generation(
         now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         shards, schema = _write_shards(records, tmp, shard_rows)
         doc = _build_manifest(generation, records, shards, manifest, now)
+        probe_entry = probe_set.write_probe_set(tmp, probes, write_shard) if probes is not None and len(probes) else None
+        if probe_entry is not None:
+            doc["probes"] = probe_entry
         _write_bytes(tmp / MANIFEST, json.dumps(doc, indent=1, sort_keys=False, default=str).encode("utf-8"))
         fields = {f.name: _croissant_type(f.type) for f in schema}
         croissant_doc = croissant_mod.build_croissant(
@@ -306,6 +320,13 @@ def publish_generation(
             date_published=now,
             cite_as=f"@misc{{{name.replace('-', '_')}_gen{generation}, title={{{name}, generation {generation}}}}}",
         )
+        if probe_entry is not None:
+            # The probe record set, added beside the records set (its own function in probe_set.py).
+            probe_schema = pq.read_schema(tmp / probe_entry["path"])
+            file_object, record_set = probe_set.croissant_probe_parts(
+                probe_entry, {f.name: _croissant_type(f.type) for f in probe_schema})
+            croissant_doc["distribution"].append(file_object)
+            croissant_doc["recordSet"].append(record_set)
         _write_bytes(tmp / CROISSANT, json.dumps(croissant_doc, indent=1).encode("utf-8"))
         _write_bytes(tmp / CARD, card_markdown.encode("utf-8"))
         if plot_files:
@@ -315,6 +336,8 @@ def publish_generation(
         _verify(tmp, records, shards)
         _set_modes(tmp, group_readable)
         _fsync_dir(tmp / DATA_DIR)
+        if probe_entry is not None:
+            _fsync_dir((tmp / probe_entry["path"]).parent)
         _fsync_dir(tmp)
         os.rename(tmp, target)  # atomic; fails if a concurrent publisher got there first
         renamed = True

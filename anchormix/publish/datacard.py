@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from anchormix.publish._render import fig_to_png, fmt, frame_table, md_table, new_figure
+from anchormix.publish.card_sections import probe_section, value_section
 from anchormix.publish.history import BASELINE_GENERATION, history_frame, render_history
 from anchormix.publish.layout import CROISSANT, DATA_DIR, MANIFEST, plot_path
 
@@ -181,6 +182,8 @@ def render_data_card(
     fingerprint: str | None = None,
     notes: Sequence[str] = (),
     diversity_tests: Sequence[Mapping[str, Any]] = (),
+    value: Mapping[str, Any] | None = None,
+    probes: Mapping[str, Any] | None = None,
 ) -> tuple[str, dict[str, bytes]]:
     """Render the data card of generation ``generation``: ``(markdown, {png name: bytes})``.
 
@@ -197,7 +200,10 @@ def render_data_card(
     beside healthy samples of the same size, clusters by name.
     ``gates``: optional verdicts, a ``[gate, passed, ...]`` frame or
     ``{gate: {"passed", "details"}}``. ``drop`` and ``fingerprint`` identify the
-    candidate in the card's header. The markdown links to
+    candidate in the card's header. ``value``: the stored value report of the
+    human sources (:func:`anchormix.value.source_values`); ``probes``: the
+    probe set's summary (path, records, per_cluster rows of cluster,
+    cluster_label, records), None when there is none. The markdown links to
     plots by relative path (``plots/<name>``), so write the plots there.
     """
     terminal = _terminal_frame(terminal_counts)
@@ -242,7 +248,8 @@ def render_data_card(
         f"{shares.get('synthetic', 0.0):.1%}, unknown {shares.get('unknown', 0.0):.1%}.",
         "",
         f"Files: `{DATA_DIR}/*.parquet` (records), `{MANIFEST}` (per-record id, content hash, source and "
-        f"provenance class), `{CROISSANT}` (Croissant 1.0 metadata).",
+        f"provenance class), `{CROISSANT}` (Croissant 1.0 metadata)"
+        + (f", `{probes['path']}` (held-out tail probes, never in the mix)." if probes else "."),
         "",
     ]
     if notes:
@@ -262,6 +269,8 @@ def render_data_card(
     out += ["## Sources", ""]
     source_cols = [c for c in ("source", "available", "selected", "cap", "why") if c in per_source.columns]
     out += [frame_table(per_source[source_cols]), "", f"![Records per source]({plot_path(SOURCES_PNG)})", ""]
+    if value is not None:
+        out += value_section(value)
 
     out += ["## Diversity", ""]
     if current:
@@ -284,6 +293,9 @@ def render_data_card(
         out += [f"![Diversity against baseline and earlier generations]({plot_path(DIVERSITY_PNG)})", ""]
     if CLUSTERS_PNG in plots:
         out += [f"![Cluster histogram]({plot_path(CLUSTERS_PNG)})", ""]
+
+    if probes:
+        out += probe_section(probes)
 
     if gates is not None and len(gates):
         out += ["## Gates", "", frame_table(_gates_frame(gates)), ""]

@@ -12,6 +12,10 @@ CARD = "README.md"
 LATEST = "LATEST"
 RECORD_SET = "records"
 RECORD_FIELDS = ("id", "text", "source", "provenance_class", "content_hash", "drop", "url")
+# The tail probe set (anchormix/publish/probe_set.py): held-out human records of the rare baseline clusters.
+PROBES = "probes/probes.parquet"
+PROBE_RECORD_SET = "tail_probes"
+PROBE_FIELDS = RECORD_FIELDS + ("cluster", "cluster_label")
 
 _GEN_DIR = re.compile(r"^gen-(\d{6,})$")
 

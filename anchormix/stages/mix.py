@@ -59,13 +59,59 @@ def candidate_pool(con: duckdb.DuckDBPyConnection, drop: str) -> pd.DataFrame:
     return pool
 
 
-def fingerprint_of(drop: str, selected: pd.DataFrame, policy: dict, thresholds: dict, mark: int) -> str:
-    """A hash that changes when the selection, the policy, the gates or the input change."""
+def fingerprint_of(drop: str, selected: pd.DataFrame, policy: dict, thresholds: dict, mark: int,
+                   probes: list[str] | None = None) -> str:
+    """A hash that changes when the selection, the probe set, the policy, the gates or the input change."""
     digest = hashlib.sha256()
     digest.update(json.dumps([drop, policy, thresholds, mark], sort_keys=True, default=str).encode())
     for rid, chash in sorted(zip(selected["id"], selected["content_hash"])):
         digest.update(f"{rid}\t{chash}\n".encode())
+    for rid in sorted(probes or []):
+        digest.update(f"probe\t{rid}\n".encode())
     return digest.hexdigest()[:24]
+
+
+def withhold_probes(con: duckdb.DuckDBPyConnection, pool: pd.DataFrame, tail: list[int], publish) -> pd.DataFrame:
+    """The tail probe set of this candidate (:func:`anchormix.probes.select_probes`), kept stable from the
+    latest publication's; ``publish`` is the ``[publish]`` section (None: no probe set)."""
+    from anchormix.probes import select_probes
+
+    if publish is None:
+        return select_probes(pool, [], per_cluster=0, max_total=0, cluster_share=0.0)
+    previous = [r[0] for r in con.execute(
+        "SELECT id FROM candidate_probes WHERE fingerprint = "
+        "(SELECT fingerprint FROM publications ORDER BY generation DESC LIMIT 1)").fetchall()]
+    published = [r[0] for r in con.execute("SELECT DISTINCT id FROM published_records").fetchall()]
+    return select_probes(pool, tail, per_cluster=publish.probe_per_cluster, max_total=publish.probe_max,
+                         cluster_share=publish.probe_cluster_share, seed=publish.probe_seed, previous=previous,
+                         ever_published=published)
+
+
+def probe_frame(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFrame:
+    """The candidate's tail probe records in the shape the publisher writes (``probes/probes.parquet``)."""
+    return con.execute(
+        """
+        SELECT r.id, n.norm_text AS text, r.source, p.class AS provenance_class, n.content_hash, r.drop, r.url,
+               cp.cluster, cp.label AS cluster_label
+        FROM candidate_probes cp JOIN raw_records r USING (id) JOIN normalized n USING (id)
+        LEFT JOIN provenance p USING (id)
+        WHERE cp.fingerprint = ? ORDER BY cp.cluster, r.id
+        """,
+        [fingerprint],
+    ).df()
+
+
+def value_of_sources(baseline, vectors: np.ndarray, selected: pd.DataFrame, tail: list[int], tail_rule,
+                     settings) -> dict:
+    """The value report of the candidate's human sources (:func:`anchormix.value.source_values`), JSON-ready."""
+    from anchormix.mix import provenance_group
+    from anchormix.value import source_values
+
+    if len(selected) < 2:
+        return {"sources": [], "notes": ["fewer than two records in the mix"]}
+    return source_values(vectors, baseline.assign(vectors), selected["source"].astype(str).tolist(),
+                         [provenance_group(c) for c in selected["provenance_class"]], baseline.hist, tail, settings,
+                         rule=tail_rule, clusters=list(baseline.clusters)).to_dict()
 
 
 def _previous_vectors(con: duckdb.DuckDBPyConnection, previous: dict | None, embedding: EmbeddingSettings):
@@ -103,21 +149,28 @@ def judge_diversity(baseline, vectors, selected: pd.DataFrame, gates, tail_rule,
 
 
 def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, detector_floor: float,
-                    baseline_dir: Path, embedding: EmbeddingSettings, tail_rule=None) -> dict:
+                    baseline_dir: Path, embedding: EmbeddingSettings, tail_rule=None, *, value=None,
+                    publish=None) -> dict:
     """Sample, measure, judge and store the candidate of ``drop``; returns its summary.
 
     ``gates`` is a :class:`anchormix.diversity_gate.GateSettings`. The calibrated
     diversity verdict is computed here, where the vectors are at hand, and
-    stored with the candidate; the ``diversity_gates`` check reads it.
+    stored with the candidate; the ``diversity_gates`` check reads it. So is
+    the value of each human source (``value``: the ``[value]`` section). The
+    tail probe set (``publish``: the ``[publish]`` section; None: none) is
+    withheld from the pool before sampling, so no probe can enter the mix.
     """
     from anchormix.diversity import diversity_report, tail_clusters
     from anchormix.mix import sample_mix
+    from anchormix.probes import probe_summary
 
     baseline = load_pinned(baseline_dir, embedding)
     tail_mass = tail_rule.tail_mass if tail_rule is not None else 0.2
+    tail = tail_clusters(baseline.hist, tail_mass).tolist()
     pool = candidate_pool(con, drop)
-    result = sample_mix(pool, policy, np.asarray(baseline.weights), drop,
-                        protected_clusters=tail_clusters(baseline.hist, tail_mass).tolist())
+    probes = withhold_probes(con, pool, tail, publish)
+    pool = pool[~pool["id"].isin(probes["id"])]
+    result = sample_mix(pool, policy, np.asarray(baseline.weights), drop, protected_clusters=tail)
     selected = result.selected.merge(pool[["id", "content_hash"]], on="id", how="left", suffixes=("", "_pool"))
     texts = dict(con.execute("SELECT id, norm_text FROM normalized WHERE id IN (SELECT unnest(?))",
                              [selected["id"].tolist()]).fetchall()) if len(selected) else {}
@@ -135,6 +188,10 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
                                                previous_ids, previous["report"] if previous else None,
                                                cache_dir=Path(baseline_dir) / "nulls")
         report["vendi_ratio_matched"] = _matched_ratio(verdict)
+    value_report = value_of_sources(baseline, vectors, selected, tail, tail_rule, value)
+    probes_report = {**probe_summary(probes, baseline.clusters),
+                     "baseline_id": f"{baseline.model_id}#{baseline.digest[:16]}"}
+    labels = {int(c["cluster"]): c["label"] for c in baseline.clusters}
     gate_rows = verdict.get("rows", [])
     tonight = selected["drop"].astype(str) == str(drop)
     intake = {"added": int(getattr(result, "added", int((~selected["id"].isin(previous_ids)).sum()))),
@@ -145,7 +202,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
     policy_dict = _jsonable(policy.to_dict() if hasattr(policy, "to_dict") else policy)
     threshold_dict = {**_jsonable(gates.to_dict()), "detector_auroc_floor": detector_floor}
     mark = watermark(con, drop)
-    fingerprint = fingerprint_of(drop, selected, policy_dict, threshold_dict, mark)
+    fingerprint = fingerprint_of(drop, selected, policy_dict, threshold_dict, mark, probes["id"].tolist())
     # Rebuilding an already-published candidate (same fingerprint) keeps its generation.
     published_as = con.execute("SELECT generation FROM publications WHERE fingerprint = ?", [fingerprint]).fetchone()
     generation = published_as[0] if published_as else (
@@ -156,6 +213,8 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
         "diversity_verdict": _jsonable(verdict),
         "new_records_verdict": _jsonable(new_verdict),
         "intake": _jsonable(intake),
+        "value": _jsonable(value_report),
+        "probes": _jsonable(probes_report),
         "shares": _jsonable(result.shares),
         "per_source": _jsonable(result.per_source.to_dict(orient="records")),
         "previous_generation": previous["generation"] if previous else None,
@@ -169,8 +228,9 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
     metrics.update({"records_added": float(intake["added"]), "records_retired": float(intake["retired"])})
     metrics.update({f"share_{k}": float(v) for k, v in result.shares.items()})
     metrics["n_records"] = float(len(selected))
+    metrics["probe_records"] = float(len(probes))
     with transaction(con):
-        for table in ("candidates", "candidate_records", "record_states", "metrics_history"):
+        for table in ("candidates", "candidate_records", "candidate_probes", "record_states", "metrics_history"):
             con.execute(f"DELETE FROM {table} WHERE fingerprint = ?", [fingerprint])
         con.execute(
             "INSERT INTO candidates (fingerprint, drop, policy, thresholds, watermark, n_records, feasible, "
@@ -180,6 +240,11 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
         )
         insert_rows(con, "candidate_records", {"fingerprint": [fingerprint] * len(selected),
                                                "id": selected["id"].tolist(), "reason": selected["reason"].tolist()})
+        insert_rows(con, "candidate_probes", {"fingerprint": [fingerprint] * len(probes),
+                                              "id": probes["id"].tolist(),
+                                              "cluster": probes["cluster"].astype("int32").tolist(),
+                                              "label": [labels.get(int(c), f"cluster {c}") for c in probes["cluster"]],
+                                              "kept": probes["kept"].astype(bool).tolist()})
         states = terminal_states(con, drop, fingerprint)
         insert_rows(con, "record_states", states.assign(fingerprint=fingerprint, n=states["n"].astype("int64")))
         insert_rows(con, "metrics_history", {
@@ -193,6 +258,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
         "verdict": verdict, "new_records_verdict": new_verdict, "intake": intake,
         "states": states, "previous": previous, "policy": policy_dict, "thresholds": threshold_dict,
         "baseline_metrics": stored_report["baseline"]["metrics"],
+        "value": value_report, "probes": probes_report,
     }
 
 
@@ -242,11 +308,20 @@ def latest_candidate(con: duckdb.DuckDBPyConnection, drop: str) -> dict | None:
 
 
 def candidate_frame(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFrame:
-    """The candidate's records in the shape the GX suites and the publisher expect."""
+    """The candidate's records in the shape the GX suites and the publisher expect.
+
+    ``license`` is the license the record's source was registered under when the
+    record was labelled (its ``registry`` evidence, ``kind/license/tier``), so a
+    later registry edit does not relicense records already taken in;
+    ``NOASSERTION`` when the source was not registered.
+    """
     return con.execute(
         """
         SELECT r.id, n.norm_text AS text, r.source, p.class AS provenance_class, n.content_hash, r.drop, r.url,
-               (SELECT count(*) FROM evidence e WHERE e.id = r.id) AS n_evidence, c.reason AS selection_reason
+               (SELECT count(*) FROM evidence e WHERE e.id = r.id) AS n_evidence, c.reason AS selection_reason,
+               coalesce((SELECT nullif(max(regexp_extract(e.value, '^[^/]*/(.*)/[^/]*$', 1)), '') FROM evidence e
+                         WHERE e.id = r.id AND e.signal = 'registry' AND e.verdict = 'registered'),
+                        'NOASSERTION') AS license
         FROM candidate_records c JOIN raw_records r USING (id) JOIN normalized n USING (id)
         LEFT JOIN provenance p USING (id)
         WHERE c.fingerprint = ? ORDER BY r.id

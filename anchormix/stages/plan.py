@@ -103,7 +103,7 @@ def _mix(ctx: StageContext):
 
     s = ctx.settings
     return build_candidate(ctx.con, ctx.drop, s.mix, s.gates, s.detector.auroc_floor,
-                           s.paths.baseline, s.embedding, s.diversity.tail)
+                           s.paths.baseline, s.embedding, s.diversity.tail, value=s.value, publish=s.publish)
 
 
 def _gates(ctx: StageContext):

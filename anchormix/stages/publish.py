@@ -8,8 +8,9 @@ import duckdb
 import pandas as pd
 
 from anchormix.errors import PublishRefused
+from anchormix.publish.layout import PROBES
 from anchormix.gates import gate_status, refusal_reason
-from anchormix.stages.mix import candidate_frame, latest_candidate
+from anchormix.stages.mix import candidate_frame, latest_candidate, probe_frame
 from anchormix.store import watermark
 
 
@@ -59,13 +60,16 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
     fp = candidate["fingerprint"]
     done = con.execute("SELECT generation, path FROM publications WHERE fingerprint = ?", [fp]).fetchone()
     if done:
-        return {"generation": done[0], "path": done[1], "fingerprint": fp, "already_published": True}
+        return {"generation": done[0], "path": done[1], "fingerprint": fp, "already_published": True,
+                "probes": probes_path(done[1])}
     latest = con.execute("SELECT generation, path FROM publications ORDER BY generation DESC LIMIT 1").fetchone()
     if latest and _same_records(con, latest[0], fp):
         # A night with no new eligible records (e.g. a backfilled empty day) keeps the current generation.
         return {"generation": latest[0], "path": latest[1], "fingerprint": fp, "already_published": True,
+                "probes": probes_path(latest[1]),
                 "unchanged": True}
     records = candidate_frame(con, fp)
+    probes = probe_frame(con, fp)
     generation = max(next_generation(published_root),
                      con.execute("SELECT coalesce(max(generation), 0) + 1 FROM publications").fetchone()[0])
     states = _states_table(con, fp)
@@ -84,6 +88,7 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
         name=dataset_name, n_records=len(records), gates=gates,
         drop=drop, fingerprint=fp,
         diversity_tests=(report.get("diversity_verdict") or {}).get("rows", []),
+        value=report.get("value"), probes=probe_card_summary(probes, report.get("probes")),
     )
     manifest = {
         "name": dataset_name, "generation": generation, "drop": drop, "fingerprint": fp,
@@ -91,8 +96,27 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
         "shares": report.get("shares", {}), "diversity": report.get("diversity", {}),
         "terminal_states": states.to_dict(orient="records"),
     }
+    if len(probes):
+        manifest["probe_baseline"] = (report.get("probes") or {}).get("baseline_id")
     path = publish_generation(published_root, generation, records, manifest=manifest, card_markdown=card_md,
-                              plots=plots, name=dataset_name, license=license, group_readable=group_readable)
+                              plots=plots, name=dataset_name, license=license, group_readable=group_readable,
+                              probes=probes if len(probes) else None)
     commit_publication(con, generation, fp, drop, path, records["id"].tolist())
     return {"generation": generation, "path": str(path), "fingerprint": fp, "n_records": len(records),
-            "card": card_md, "already_published": False}
+            "card": card_md, "already_published": False,
+            "probes": str(Path(path) / PROBES) if len(probes) else None, "n_probes": len(probes)}
+
+
+def probes_path(generation_dir: str | Path) -> str | None:
+    """The probe set of a published generation, if it has one."""
+    path = Path(generation_dir) / PROBES
+    return str(path) if path.exists() else None
+
+
+def probe_card_summary(probes: pd.DataFrame, stored: dict | None) -> dict | None:
+    """What the data card says of the probe set: records per rare cluster, kept from the previous generation."""
+    if probes.empty:
+        return None
+    per = probes.groupby(["cluster", "cluster_label"]).size().reset_index(name="records")
+    return {"path": PROBES, "records": len(probes), "kept_from_previous": (stored or {}).get("kept_from_previous", 0),
+            "baseline_id": (stored or {}).get("baseline_id"), "per_cluster": per.to_dict(orient="records")}

@@ -23,6 +23,7 @@ STATE_SQL = """
              WHEN c.id IS NOT NULL THEN c.reason
              WHEN d.status = 'duplicate' THEN d.method
              WHEN q.passed = false THEN split_part(q.reasons, '(', 1)
+             WHEN pr.id IS NOT NULL THEN 'tail probe, withheld from training'
              WHEN d.status = 'unique' THEN 'eligible, not sampled'
              ELSE 'missing stage output'
            END AS detail,
@@ -32,6 +33,7 @@ STATE_SQL = """
     LEFT JOIN quality q USING (id)
     LEFT JOIN provenance p USING (id)
     LEFT JOIN (SELECT id, reason FROM candidate_records WHERE fingerprint = $fp) c USING (id)
+    LEFT JOIN (SELECT id FROM candidate_probes WHERE fingerprint = $fp) pr USING (id)
     WHERE r.drop <= $drop
     GROUP BY ALL
     UNION ALL
