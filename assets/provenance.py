@@ -34,10 +34,11 @@ def provenance(context: AssetExecutionContext, duckdb: DuckDBResource,
             "SELECT id, class, reason FROM (SELECT *, row_number() OVER (PARTITION BY class ORDER BY id) k "
             "FROM provenance WHERE drop = ?) WHERE k <= 2", [drop]).df()
     det = summary["detector"]
-    total = max(1, summary["labelled"])
+    total = max(1, summary["in_scope"])
     shares = {k: f"{v} ({v / total:.1%})" for k, v in summary["classes"].items()}
     return MaterializeResult(metadata={
-        **stats, "dagster/row_count": summary["labelled"],
+        **stats, "dagster/row_count": summary["in_scope"],
+        "labelled_tonight": summary["labelled"], "full_relabel": bool(summary["full_relabel"]),
         "class_shares": md_counts(shares, "class", "records"),
         "evidence_verdicts": md_table(verdicts),
         "examples": md_table(examples, max_chars=160),

@@ -9,6 +9,7 @@ again when its text or the model version changed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,79 @@ def _memo_embedder(embed: Embedder | None) -> Embedder:
     return wrapped
 
 
+class _TrainingSet:
+    """The confident records (tonight's and, incrementally, the stored ones), reading stored texts only on need."""
+
+    def __init__(self, ids, labels, sources, hashes, texts, read=None, known=()):
+        self.ids, self.labels, self.sources, self.hashes = list(ids), list(labels), list(sources), list(hashes)
+        self.texts = list(texts) + [None] * (len(self.ids) - len(texts))
+        self.loaded = [True] * len(texts) + [False] * (len(self.ids) - len(texts))
+        self.read, self.known = read, set(known)
+
+    def _load(self, rows: list[int]) -> None:
+        if rows:
+            got = self.read([self.ids[i] for i in rows])
+            for i in rows:
+                self.texts[i], self.loaded[i] = text_of(_clean(got.get(self.ids[i]))), True
+
+    def usable_keys(self, min_words: int) -> list[tuple[str, int]]:
+        """(content hash, label) of the records long enough to train on. A stored record the previous model
+        trained on was usable then and its text (so its hash) has not changed, so its text is not read."""
+        keys = list(zip(self.hashes, map(int, self.labels)))
+        self._load([i for i, k in enumerate(keys) if not self.loaded[i] and k not in self.known])
+        loaded = [i for i in range(len(keys)) if self.loaded[i]]
+        usable = dict(zip(loaded, usable_for_training([self.texts[i] for i in loaded], min_words)))
+        return [k for i, k in enumerate(keys) if usable.get(i, True)]
+
+    def read_texts(self) -> None:
+        """Read every text not read yet (training needs them all)."""
+        self._load([i for i, ok in enumerate(self.loaded) if not ok])
+
+
+def _training_set(classes, texts, hashes, sources, history, previous) -> _TrainingSet:
+    confident = [rid for rid, (c, _) in classes.items() if c in CONFIDENT_CLASSES]
+    ids, labels = list(confident), [int(classes[rid][0] == "synthetic_declared") for rid in confident]
+    srcs, hs = [sources[rid] for rid in confident], [hashes[rid] for rid in confident]
+    read = None
+    if history is not None and len(history.confident):
+        h = history.confident
+        ids += h["id"].astype(str).tolist()
+        labels += h["label"].astype(int).tolist()
+        srcs += h["source"].fillna("").astype(str).tolist()
+        hs += h["content_hash"].astype(str).tolist()
+        read = history.texts
+    return _TrainingSet(ids, labels, srcs, hs, [texts[rid] for rid in confident], read,
+                        previous.training_keys if previous is not None else ())
+
+
+@dataclass
+class LabelHistory:
+    """What the store already holds for records labelled on earlier nights, so a night labels only its own.
+
+    A record's pre-detector evidence (registry, manifests, C2PA, capture date)
+    depends only on its text and on the registry and settings, so it is kept
+    between nights; only its detector verdict can change, with the model.
+
+    ``confident``: stored ``human_verified`` / ``synthetic_declared`` records
+    (columns ``id``, ``content_hash``, ``label`` 1 = synthetic, ``source``);
+    they join tonight's confident records in the training set.
+    ``texts(ids)``: id -> text, read only for what needs a text (training,
+    the usability of a record the model did not train on, a verdict not yet
+    cached). ``stale(version)``: for the records whose class depends on the
+    detector and was made with another model than ``version`` (None: no model),
+    their content hashes (``id``, ``content_hash``) and their stored
+    pre-detector evidence rows (``EVIDENCE_COLUMNS``).
+    """
+
+    confident: pd.DataFrame
+    texts: Callable[[list[str]], dict[str, Any]]
+    stale: Callable[[str | None], tuple[pd.DataFrame, pd.DataFrame]]
+
+
 def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorSettings, model_dir: Path, *,
                   embed: Embedder | None = None, score_cache=None, previous_version: str | None = None,
-                  today: str | None = None, embedding_settings=None) -> LabelResult:
+                  today: str | None = None, embedding_settings=None,
+                  history: LabelHistory | None = None) -> LabelResult:
     """Label every record of ``records`` (columns ``RECORD_COLUMNS``).
 
     Evidence is gathered and classified first. The records classed
@@ -119,6 +190,11 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
     classified again, the verdict trusted only when the detector is healthy.
     ``embed(content_hashes, texts)`` gives sentence vectors (default: the
     embedding model, uncached).
+
+    With ``history``, ``records`` are only tonight's records: the stored
+    confident records count towards (re)training, and the stored records whose
+    class depends on a model other than tonight's are classified again from
+    their kept evidence. The result then holds tonight's records and those.
     """
     missing = [c for c in ("id", "source", "norm_text") if c not in records.columns]
     if missing:
@@ -135,27 +211,35 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
 
     started = time.perf_counter()
     embed = _memo_embedder(embed)
-    confident = [rid for rid, (c, _) in classes.items() if c in CONFIDENT_CLASSES]
-    labels = [int(classes[rid][0] == "synthetic_declared") for rid in confident]
-    usable = usable_for_training([texts[rid] for rid in confident], settings.min_words)
-    keys = [(hashes[rid], lab) for rid, lab, ok in zip(confident, labels, usable) if ok]
     previous = None
     if previous_version and model_path(model_dir, previous_version).is_file():
         previous = load_detector(model_dir, previous_version)
-    retrain, why = retrain_decision(previous, keys, settings, today)
+    training = _training_set(classes, texts, hashes, sources, history, previous)
+    retrain, why = retrain_decision(previous, training.usable_keys(settings.min_words), settings, today)
     if retrain:
+        training.read_texts()
         detector, report = train_detector(
-            confident, [texts[rid] for rid in confident], labels, settings, model_dir,
-            sources=[sources[rid] for rid in confident], content_hashes=[hashes[rid] for rid in confident],
-            embed=embed, embedding_settings=embedding_settings, trained_on=today)
+            training.ids, training.texts, training.labels, settings, model_dir, sources=training.sources,
+            content_hashes=training.hashes, embed=embed, embedding_settings=embedding_settings, trained_on=today)
     else:
         detector, report = previous, with_health(previous.report, settings)
     report = {**report, "retrained": bool(retrain and detector is not None), "retrain_reason": why}
     timings["train_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    n_history, tonight = 0, set(texts)
+    if history is not None:
+        stale, kept = history.stale(detector.version if detector is not None else None)
+        n_history = len(stale)
+        kept_by_id = {rid: [] for rid in stale["id"].astype(str)}
+        for e in kept.itertuples(index=False):
+            kept_by_id.setdefault(str(e.record_id), []).append(
+                Evidence(str(e.record_id), e.signal, e.value, e.verdict, e.ref or ""))
+        for rid, h in zip(stale["id"].astype(str), stale["content_hash"]):
+            evidence[rid], hashes[rid] = kept_by_id[rid], h
+            classes[rid] = classify(evidence[rid])
     cache = score_cache if score_cache is not None else MemoryScoreCache()
-    report.update(n_scored=0, n_score_cached=0, n_abstained=0)
+    report.update(n_scored=0, n_score_cached=0, n_abstained=0, n_history_relabelled=n_history)
     if detector is not None:
         unknown = [rid for rid, (c, _) in classes.items() if c == "unknown"]
         wanted = [(hashes[rid], detector.version) for rid in unknown]
@@ -164,6 +248,9 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
         todo = list(dict.fromkeys(rid for rid, key in zip(unknown, wanted) if key not in known))
         if todo:
             todo = list({hashes[rid]: rid for rid in todo}.values())  # one assessment per distinct text
+            unread = [rid for rid in todo if rid not in tonight]
+            if unread:
+                texts.update({rid: text_of(_clean(t)) for rid, t in history.texts(unread).items()})
             fresh = detector.assess([texts[rid] for rid in todo], [hashes[rid] for rid in todo], embed)
             new = [((hashes[rid], detector.version), a) for rid, a in zip(todo, fresh)]
             cache.put(new)

@@ -19,16 +19,20 @@ figures, flag rates, threshold rule, timings) that the ``detector_health`` gate 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
+from anchormix.provenance.classify import CONFIDENT_CLASSES
 from anchormix.provenance.detector import Assessment, DetectorSettings
-from anchormix.provenance.labeler import label_records
+from anchormix.provenance.labeler import LabelHistory, label_records
 from anchormix.provenance.registry import load_registry
+from anchormix.store_writes import as_arrow, registered, transaction
 
 DETECTOR_SCHEMA = """
 CREATE TABLE IF NOT EXISTS detector_scores (
@@ -36,6 +40,8 @@ CREATE TABLE IF NOT EXISTS detector_scores (
     created_at TIMESTAMP DEFAULT now(), PRIMARY KEY (content_hash, version));
 CREATE TABLE IF NOT EXISTS detector_reports (
     drop VARCHAR, version VARCHAR, report VARCHAR, created_at TIMESTAMP DEFAULT now());
+CREATE TABLE IF NOT EXISTS label_runs (
+    drop VARCHAR, basis VARCHAR, full_relabel BOOLEAN, labelled BIGINT, created_at TIMESTAMP DEFAULT now());
 """
 
 
@@ -81,9 +87,80 @@ def previous_model(con: duckdb.DuckDBPyConnection, drop: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+IN_SCOPE = "n.drop <= ? AND (d.status = 'unique' OR d.method = 'semantic')"
+# Bump when the evidence or class rules change meaning, so the next night labels all history again.
+LABEL_RULES_VERSION = "1"
+# Settings that only say when to retrain: they change no class, so a change keeps the stored labels.
+_SCHEDULE_ONLY = ("retrain_growth", "retrain_every_days")
+
+
+def label_basis(registry_path: Path, settings: DetectorSettings) -> str:
+    """Digest of everything besides the record itself and the model that a stored class depends on: the
+    registry (with trust anchors), the detector settings that bear on evidence and trust, and the rules."""
+    registry = load_registry(registry_path)
+    anchors = {e.name: e.trust_anchors_pem() for e in registry if e.c2pa_trust_anchors is not None}
+    payload = {"rules": LABEL_RULES_VERSION, "registry": registry.model_dump(), "anchors": anchors,
+               "detector": {k: v for k, v in settings.model_dump().items() if k not in _SCHEDULE_ONLY}}
+    text = json.dumps(payload, sort_keys=True, default=lambda v: v.hex() if isinstance(v, bytes) else str(v))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def last_basis(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The label basis of the latest provenance run, None before the first."""
+    rows = con.execute("SELECT basis FROM label_runs ORDER BY created_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+class StoreLabelHistory(LabelHistory):
+    """:class:`LabelHistory` read from the store: records in scope on drops <= ``drop`` other than ``drop``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, drop: str):
+        self.con, self.drop = con, drop
+        confident = con.execute(
+            f"""SELECT p.id, n.content_hash, (p.class = 'synthetic_declared')::INTEGER AS label, r.source
+            FROM provenance p JOIN normalized n USING (id) JOIN raw_records r USING (id) JOIN dedup d USING (id)
+            WHERE {IN_SCOPE} AND n.drop <> ? AND p.class IN {tuple(CONFIDENT_CLASSES)} ORDER BY r.seq""",
+            [drop, drop]).df()
+        super().__init__(confident=confident, texts=self._texts, stale=self._stale)
+
+    def _texts(self, ids: list[str]) -> dict[str, object]:
+        with registered(self.con, pa.table({"id": pa.array(ids, pa.string())})) as wanted:
+            rows = self.con.execute(f"SELECT n.id, n.norm_text FROM normalized n JOIN {wanted} USING (id)").fetchall()
+        return dict(rows)
+
+    def _stale(self, version: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        # Detector-dependent: the record has a detector verdict, or no class but unknown. Stale: the verdict
+        # is another model's, or it has none while a model exists.
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _stale AS
+            SELECT p.id, n.content_hash FROM provenance p JOIN normalized n USING (id) JOIN dedup d USING (id)
+            LEFT JOIN (SELECT id, any_value(ref) AS ref FROM evidence WHERE signal = 'detector' GROUP BY id) v
+              USING (id)
+            WHERE {IN_SCOPE} AND n.drop <> ?
+              AND ((v.id IS NOT NULL AND v.ref IS DISTINCT FROM ?) OR (v.id IS NULL AND p.class = 'unknown' AND ?))""",
+            [self.drop, self.drop, version, version is not None])
+        try:
+            stale = self.con.execute("SELECT id, content_hash FROM _stale ORDER BY id").df()
+            kept = self.con.execute(
+                "SELECT e.id AS record_id, e.signal, e.value, e.verdict, e.ref FROM evidence e JOIN _stale USING (id) "
+                "WHERE e.signal <> 'detector'").df()
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS _stale")
+        return stale, kept
+
+
 def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Path,
                     settings: DetectorSettings, model_dir: Path, embedding=None) -> dict:
-    """(Re)label records of drops <= ``drop``; returns class counts, the detector report and timings.
+    """Label tonight's records, and the stored ones whose class a changed model or registry changes.
+
+    The stored evidence and classes stand while the registry, the rules and the
+    class-bearing detector settings are unchanged (:func:`label_basis`): then
+    only records of ``drop`` and records without a class are labelled from
+    scratch, the stored confident records join the training set, and a stored
+    class that came from another model's verdict is made again from its kept
+    evidence. A changed basis labels every record of drops <= ``drop``.
+    Returns the class counts over all records in scope, the detector report
+    and timings.
 
     ``embedding``: the ``[embedding]`` settings whose cached vectors feed the
     detector's embedding block (default: the project configuration's).
@@ -97,14 +174,17 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
     started = time.perf_counter()
     init_detector_tables(con)
     registry = load_registry(registry_path)
+    basis = label_basis(registry_path, settings)
+    full = last_basis(con) != basis
     records = con.execute(
-        """
+        f"""
         SELECT n.id, r.source, n.norm_text, n.content_hash, r.fetched_at, r.manifest, r.media_path, n.drop
         FROM normalized n JOIN raw_records r USING (id) JOIN dedup d USING (id)
-        WHERE n.drop <= ? AND (d.status = 'unique' OR d.method = 'semantic') ORDER BY r.seq
+        WHERE {IN_SCOPE} AND (? OR n.drop = ? OR n.id NOT IN (SELECT id FROM provenance)) ORDER BY r.seq
         """,
-        [drop],
+        [drop, full, drop],
     ).df()
+    history = None if full else StoreLabelHistory(con, drop)
     read_s = time.perf_counter() - started
     cache = StoreScoreCache(con)
 
@@ -112,25 +192,22 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
         return embed_texts(con, list(hashes), list(texts), embedding).vectors
 
     result = label_records(records, registry, settings, model_dir, embed=embed, score_cache=cache,
-                           previous_version=previous_model(con, drop), today=drop, embedding_settings=embedding)
+                           previous_version=previous_model(con, drop), today=drop, embedding_settings=embedding,
+                           history=history)
     started = time.perf_counter()
-    drop_of = dict(zip(records["id"], records["drop"]))
-    evidence = result.evidence.assign(drop=result.evidence["record_id"].map(drop_of))
-    classes = result.classes.assign(drop=result.classes["id"].map(drop_of))
-    con.register("_labelled_ids", records[["id"]])
-    con.register("_new_evidence", evidence[["record_id", "drop", "signal", "value", "verdict", "ref"]])
-    con.register("_new_classes", classes[["id", "drop", "class", "reason"]])
-    con.register("_new_scores", cache.frame())
     det = result.detector
     health = det.get("health") or {}
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute("DELETE FROM evidence WHERE id IN (SELECT id FROM _labelled_ids)")
-        con.execute("DELETE FROM provenance WHERE id IN (SELECT id FROM _labelled_ids)")
-        con.execute("INSERT INTO evidence SELECT * FROM _new_evidence")
-        con.execute("INSERT INTO provenance SELECT * FROM _new_classes")
+    with transaction(con), registered(con, as_arrow(result.evidence)) as new_evidence, \
+            registered(con, as_arrow(result.classes)) as new_classes, registered(con, as_arrow(cache.frame())) as scores:
+        con.execute(f"DELETE FROM evidence WHERE id IN (SELECT id FROM {new_classes})")
+        con.execute(f"DELETE FROM provenance WHERE id IN (SELECT id FROM {new_classes})")
+        # A record's drop is its normalized row's (stored history keeps the drop it came in).
+        con.execute("INSERT INTO evidence SELECT e.record_id, n.drop, e.signal, e.value, e.verdict, e.ref "
+                    f"FROM {new_evidence} e JOIN normalized n ON n.id = e.record_id")
+        con.execute(f'INSERT INTO provenance SELECT c.id, n.drop, c."class", c.reason '
+                    f"FROM {new_classes} c JOIN normalized n USING (id)")
         con.execute("INSERT OR IGNORE INTO detector_scores (content_hash, version, score, verdict, reason) "
-                    "SELECT * FROM _new_scores")
+                    f"SELECT * FROM {scores}")
         con.execute(
             "INSERT INTO detector_runs (drop, version, trained, reason, heldout_auroc, threshold, precision, recall, "
             "n_train, n_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,14 +217,15 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
         )
         con.execute("INSERT INTO detector_reports (drop, version, report) VALUES (?, ?, ?)",
                     [drop, det.get("version"), json.dumps(det, default=str)])
-        con.execute("COMMIT")
-    finally:
-        for name in ("_labelled_ids", "_new_evidence", "_new_classes", "_new_scores"):
-            con.unregister(name)
+        con.execute("INSERT INTO label_runs (drop, basis, full_relabel, labelled) VALUES (?, ?, ?, ?)",
+                    [drop, basis, full, len(result.classes)])
     det.setdefault("timings", {}).update(read_s=read_s, store_s=time.perf_counter() - started)
-    counts = classes["class"].value_counts().to_dict()
-    return {"labelled": len(records), "classes": {k: int(v) for k, v in counts.items()},
-            "evidence_rows": len(evidence), "detector": det}
+    counts = dict(con.execute(
+        f"""SELECT p.class, count(*) FROM provenance p JOIN normalized n USING (id) JOIN dedup d USING (id)
+        WHERE {IN_SCOPE} GROUP BY 1""", [drop]).fetchall())
+    return {"labelled": len(result.classes), "in_scope": int(sum(counts.values())), "full_relabel": full,
+            "classes": {k: int(v) for k, v in counts.items()}, "evidence_rows": len(result.evidence),
+            "detector": det}
 
 
 def latest_detector(con: duckdb.DuckDBPyConnection, drop: str) -> dict | None:
