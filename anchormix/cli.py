@@ -100,6 +100,38 @@ def cmd_resign_minhash(args) -> int:
     return 0
 
 
+def cmd_value(args) -> int:
+    """Which human sources the latest candidate of a drop needs: each one's loss when left out."""
+    from anchormix.stages.mix import latest_candidate
+    from anchormix.store import connect_store
+    from anchormix.value import value_frame, value_lines
+
+    with connect_store(_settings().paths.store, read_only=True) as con:
+        newest = con.execute("SELECT drop FROM candidates ORDER BY created_at DESC LIMIT 1").fetchone()
+        drop = args.drop or (newest[0] if newest else None)
+        candidate = latest_candidate(con, drop) if drop else None
+    if candidate is None:
+        print(f"no candidate mix for {drop or 'any drop'}: run the nightly job (`make run DROP=...`) first",
+              file=sys.stderr)
+        return 1
+    value = candidate["report"].get("value")
+    if value is None:
+        print(f"candidate {candidate['fingerprint']} was built before value reports: rebuild mix_candidate",
+              file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(value, indent=2, default=str))
+        return 0
+    print(f"drop {drop}, candidate {candidate['fingerprint']}: {value.get('n', 0)} records, "
+          f"{value.get('human', 0)} human")
+    print("\n".join(value_lines(value, top=len(value.get("sources", [])) or 1)))
+    frame = value_frame(value)
+    if len(frame):
+        print()
+        print(frame.to_string(index=False))
+    return 0
+
+
 def cmd_sign(args) -> int:
     from anchormix.provenance.sign_cli import main as sign_main
 
@@ -129,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_retract)
     sub.add_parser("resign-minhash", help="re-sign accepted history after changing [dedup] num_perm or "
                    "shingle_size").set_defaults(func=cmd_resign_minhash)
+    p = sub.add_parser("value", help="the value of each human source in a drop's candidate mix: its loss of "
+                       "Vendi, effective rank and tail coverage when left out, against random removal")
+    p.add_argument("drop", nargs="?", help="YYYY-MM-DD (default: the newest candidate's drop)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_value)
     p = sub.add_parser("sign", help="sign records / make keys (see `anchormix sign -- --help`)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sign)

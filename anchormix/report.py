@@ -6,7 +6,9 @@ import duckdb
 
 from anchormix.gates import REQUIRED_GATES, gate_status
 from anchormix.stages.mix import latest_candidate
+from anchormix.stages.publish import probes_path
 from anchormix.stages.states import conservation_frame
+from anchormix.value import value_lines
 
 
 def drop_summary(con: duckdb.DuckDBPyConnection, drop: str) -> dict:
@@ -29,6 +31,9 @@ def drop_summary(con: duckdb.DuckDBPyConnection, drop: str) -> dict:
         "gates": gate_status(con, fp),
         "published": {"generation": published[0], "path": published[1]} if published else None,
         "latest_publication": {"generation": latest[0], "path": latest[1]} if latest else None,
+        "value": candidate["report"].get("value"),
+        "probes": {**(candidate["report"].get("probes") or {}),
+                   "path": probes_path(published[1] if published else latest[1]) if published or latest else None},
     }
 
 
@@ -86,6 +91,8 @@ def format_summary(summary: dict) -> str:
                      f"{intake.get('retired', 0)} retired")
         lines.extend(f"      {note}" for note in intake.get("notes", []))
     lines.extend(diversity_lines(summary.get("diversity") or {}, summary.get("new_records")))
+    if summary.get("value") is not None:
+        lines.extend(value_lines(summary["value"]))
     for gate in REQUIRED_GATES:
         status = summary["gates"].get(gate)
         if status is None:
@@ -101,4 +108,17 @@ def format_summary(summary: dict) -> str:
         latest = summary["latest_publication"]
         kept = f"; generation {latest['generation']} at {latest['path']} stays current" if latest else ""
         lines.append(f"  NOT published{kept}")
+    lines.extend(probe_lines(summary))
     return "\n".join(lines)
+
+
+def probe_lines(summary: dict) -> list[str]:
+    """Where the tail probe set of the generation in force is, and what this candidate withheld."""
+    probes = summary.get("probes") or {}
+    if not probes.get("records") and not probes.get("path"):
+        return []
+    which = "this generation's" if summary.get("published") else "the current generation's"
+    where = f"{which} at {probes['path']}" if probes.get("path") else "none published yet"
+    n = probes.get("clusters", 0)
+    return [f"  tail probe set: {probes.get('records', 0)} held-out human records of {n} rare "
+            f"cluster{'' if n == 1 else 's'} withheld by this candidate; {where}"]

@@ -296,6 +296,11 @@ def value_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fmt_p(p: float) -> str:
+    """A p-value for people: two digits, and below 1e-6 only that (the fitted tail says no more)."""
+    return "p<1e-6" if p < 1e-6 else f"p={p:.2g}"
+
+
 def value_lines(report: dict | None, top: int = 3) -> list[str]:
     """The top human sources by value, one line each, for run summaries."""
     sources = (report or {}).get("sources", [])
@@ -305,7 +310,7 @@ def value_lines(report: dict | None, top: int = 3) -> list[str]:
              f"Holm alpha {report.get('alpha')}):"]
     for s in sources[:top]:
         tests = ", ".join(
-            f"{t['metric']} loss {t['loss']:.3g} p={t['p_value']:.2g}{'*' if t['significant'] else ''}"
+            f"{t['metric']} loss {t['loss']:.3g} {fmt_p(t['p_value'])}{'*' if t['significant'] else ''}"
             for t in s.get("tests", []) if t.get("p_value") is not None)
         rare = "; ".join(filter(None, [
             f"sole provider of {', '.join(s['sole_clusters'])}" if s.get("sole_clusters") else "",

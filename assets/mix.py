@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 from dagster_duckdb import DuckDBResource
 
 from anchormix.stages.diversity import BaselineMissing
+from anchormix.value import value_frame
 from assets._meta import md_table, schema
 from assets._stage import stage_asset, staged, with_resources
 from pipelines.resources import EmbeddingResource
@@ -78,4 +79,9 @@ def mix_candidate(context: AssetExecutionContext, config: MixConfig, duckdb: Duc
         "terminal_states": md_table(states),
         "generation_history": md_table(history, max_rows=50),
         "policy": MetadataValue.json(c["policy"]),
+        # Which licensed human data the mix needs: each human source's loss when left out, vs random removal.
+        "value_of_human_sources": md_table(value_frame(c["value"]), max_rows=30, max_chars=120),
+        "valuable_human_sources": sum(1 for s in c["value"].get("sources", []) if s.get("verdict") == "valuable"),
+        "probe_records": int(c["probes"]["records"]),
+        "probe_records_per_cluster": MetadataValue.json(c["probes"]["per_cluster"]),
     })

@@ -41,6 +41,8 @@ def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
         "already_published": bool(result["already_published"]),
         "unchanged_since_previous": bool(result.get("unchanged", False)),
     }
+    if result.get("probes"):
+        metadata["probes"] = MetadataValue.path(result["probes"])
     if not result["already_published"]:
         metadata["dagster/row_count"] = int(result["n_records"])
         metadata["data_card"] = MetadataValue.md(result["card"])

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from anchormix.publish._render import md_table
+from anchormix.value import fmt_p
 
 _METRIC_LABELS = (("vendi", "Vendi"), ("effective_rank", "eff. rank"), ("tail_coverage", "tail coverage"))
 
@@ -15,7 +16,7 @@ def _loss_cell(test: Mapping[str, Any] | None) -> str:
     if test is None or test.get("p_value") is None:
         return "—"
     mark = " ✔" if test.get("significant") else ""
-    return f"{test['loss']:.3g} (p={test['p_value']:.2g}){mark}"
+    return f"{test['loss']:.3g} ({fmt_p(test['p_value'])}){mark}"
 
 
 def value_section(report: Mapping[str, Any] | None) -> list[str]:

@@ -144,3 +144,32 @@ def test_the_value_report_names_the_sole_provider_of_the_rare_cluster(nights):
     card = (nights["root"] / "published" / "gen-000001" / "README.md").read_text()
     assert "## Value of each human source" in card and "## Tail probe set" in card
     assert f"| {RARE_SOURCE} |" in card and top["sole_clusters"][0] in card
+
+
+def test_the_run_summary_and_anchormix_value_name_the_top_sources_and_the_probe_set(nights, monkeypatch, capsys):
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    import anchormix.cli as cli
+    import anchormix.store
+    from anchormix.report import drop_summary, format_summary
+
+    con = nights["con"]
+    text = format_summary(drop_summary(con, NIGHTS[1]))
+    assert "top human sources by value" in text
+    assert f"    {RARE_SOURCE}: valuable" in text.splitlines()[text.splitlines().index(
+        next(line for line in text.splitlines() if "top human sources by value" in line)) + 1]
+    assert f"tail probe set: 4 held-out human records of 1 rare cluster withheld by this candidate; this " \
+           f"generation's at {nights['published'][1]['probes']}" in text
+
+    @contextmanager
+    def same_store(path, read_only=False):
+        yield con
+
+    monkeypatch.setattr(anchormix.store, "connect_store", same_store)
+    monkeypatch.setattr(cli, "_settings", lambda: SimpleNamespace(paths=SimpleNamespace(store="unused")))
+    assert cli.main(["value", NIGHTS[0]]) == 0
+    out = capsys.readouterr().out
+    assert f"drop {NIGHTS[0]}" in out and RARE_SOURCE in out and "sole_rare_clusters" in out
+    assert nights["candidates"][0]["value"]["sources"][0]["sole_clusters"][0] in out
+    assert cli.main(["value", "1999-01-01"]) == 1
