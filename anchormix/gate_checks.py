@@ -18,11 +18,14 @@ from anchormix.gates import record_gate
 from anchormix.gx_suites import (
     SuiteOutcome,
     conservation_expectations,
+    license_expectations,
     provenance_expectations,
     run_suite,
     schema_expectations,
+    with_license_column,
     with_ratio_columns,
 )
+from anchormix.licenses import license_verdict
 from anchormix.stages.mix import candidate_frame
 from anchormix.stages.provenance import latest_detector
 from anchormix.stages.states import conservation_frame
@@ -46,7 +49,8 @@ def _from_suite(gate: str, outcome: SuiteOutcome, values: dict | None = None) ->
     description = (f"{len(outcome.rows)} expectations passed" if outcome.success
                    else f"{len(failed)} of {len(outcome.rows)} expectations failed: "
                         + "; ".join(f"{r['expectation']}({r['column'] or ''}) observed {r['observed']}, "
-                                    f"threshold {r['threshold']}" for r in failed))
+                                    f"threshold {r['threshold']}"
+                                    + (f" ({r['description']})" if r.get("description") else "") for r in failed))
     return GateOutcome(
         gate, outcome.success, description,
         tables={"failed_expectations": outcome.markdown(only_failures=True) if failed else "_none_",
@@ -68,6 +72,35 @@ def gx_provenance(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcom
     suite = run_suite("provenance", frame, provenance_expectations(
         policy["human_floor"], policy["synthetic_cap"], policy["unknown_cap"]))
     return _from_suite("gx_provenance", suite, {"shares": candidate["report"].get("shares", {}), "policy": policy})
+
+
+def gx_licenses(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:
+    """Every record's license is permitted by ``[mix] allowed_licenses`` / ``denied_licenses``.
+
+    The policy is judged once per (source, license) pair with
+    :func:`anchormix.licenses.license_verdict`; the GX expectation then checks
+    every record's pair, so a failure names each offending source, its license
+    and the rule it breaks. A policy-free candidate passes with its licenses listed.
+    """
+    policy = candidate["policy"]
+    allowed, denied = policy.get("allowed_licenses") or [], policy.get("denied_licenses") or []
+    frame = with_license_column(candidate_frame(con, candidate["fingerprint"]))
+    pairs = frame.groupby(["source", "license", "source_license"], dropna=False).size().reset_index(name="records")
+    verdicts = [license_verdict(str(lic), allowed, denied) for lic in pairs["license"]]
+    pairs["permitted"] = [ok for ok, _ in verdicts]
+    pairs["why"] = [why for _, why in verdicts]
+    blocked = {r.source_license: r.why for r in pairs.itertuples() if not r.permitted}
+    suite = run_suite("licenses", frame, license_expectations(
+        pairs.loc[pairs["permitted"], "source_license"].tolist(), blocked))
+    outcome = _from_suite("gx_licenses", suite, {"allowed_licenses": list(allowed), "denied_licenses": list(denied),
+                                                 "blocked_sources": sorted(pairs.loc[~pairs["permitted"], "source"])})
+    outcome.tables["licenses"] = pairs[["source", "license", "records", "permitted", "why"]]
+    if blocked:
+        outcome.description = ("license policy blocks " + "; ".join(f"{k}: {v}" for k, v in blocked.items())
+                               + ". Drop or re-license the source, or change [mix] allowed_licenses / "
+                                 "denied_licenses knowingly. " + outcome.description)
+    outcome.details["blocked"] = blocked
+    return outcome
 
 
 def gx_conservation(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:
@@ -199,7 +232,7 @@ def detector_health(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutc
 
 def evaluate_all(con: duckdb.DuckDBPyConnection, candidate: dict, max_chars: int) -> list[GateOutcome]:
     """Run every gate on the candidate and record each verdict for its fingerprint."""
-    outcomes = [gx_schema(con, candidate, max_chars), gx_provenance(con, candidate),
+    outcomes = [gx_schema(con, candidate, max_chars), gx_provenance(con, candidate), gx_licenses(con, candidate),
                 gx_conservation(con, candidate), diversity(candidate), detector_health(con, candidate)]
     for outcome in outcomes:
         record_gate(con, candidate["fingerprint"], outcome.gate, outcome.passed, outcome.details)

@@ -11,7 +11,8 @@ import json
 
 import duckdb
 
-REQUIRED_GATES = ("gx_schema", "gx_provenance", "gx_conservation", "diversity_gates", "detector_health")
+REQUIRED_GATES = ("gx_schema", "gx_provenance", "gx_licenses", "gx_conservation", "diversity_gates",
+                  "detector_health")
 
 
 def record_gate(con: duckdb.DuckDBPyConnection, fingerprint: str, gate: str, passed: bool, details: dict) -> None:

@@ -84,6 +84,30 @@ def conservation_expectations() -> list:
     return [e.ExpectColumnPairValuesToBeEqual(column_A="records_in", column_B="terminal_total")]
 
 
+def license_expectations(permitted: list[str], blocked: dict[str, str]) -> list:
+    """Every record carries a license, and its ``source (license)`` pair is one the policy permits.
+
+    ``permitted``: the pairs of this candidate that the policy permits;
+    ``blocked``: the others, pair -> why. The pair names the source, so the
+    failed expectation names every offending source and says why in its
+    description (GX's own unexpected list is capped at 20 records).
+    """
+    e = _gx().expectations
+    why = ("every source's license is permitted by [mix] allowed_licenses / denied_licenses" if not blocked else
+           "blocked by the license policy: " + "; ".join(f"{pair}: {reason}" for pair, reason in blocked.items()))
+    return [
+        e.ExpectColumnValuesToNotBeNull(column="license"),
+        e.ExpectColumnValuesToBeInSet(column="source_license", value_set=sorted(permitted), description=why),
+    ]
+
+
+def with_license_column(candidate: pd.DataFrame) -> pd.DataFrame:
+    """Add ``source_license``, ``<source> (<license>)``: what the license expectation judges."""
+    out = candidate.copy()
+    out["source_license"] = out["source"].astype(str) + " (" + out["license"].astype(str) + ")"
+    return out
+
+
 def with_ratio_columns(candidate: pd.DataFrame) -> pd.DataFrame:
     """Add 0/1 columns whose means are the human, synthetic and unknown shares."""
     out = candidate.copy()
@@ -110,7 +134,8 @@ def _observed(result: dict[str, Any]) -> str:
         value = result["observed_value"]
         return f"{value:.4f}" if isinstance(value, float) else str(value)
     if "unexpected_count" in result:
-        sample = result.get("partial_unexpected_list") or []
+        # Distinct values: 20 unexpected records of one source would otherwise show that source three times.
+        sample = list(dict.fromkeys(result.get("partial_unexpected_list") or []))
         return f"{result['unexpected_count']} unexpected {sample[:3]}"
     return ""
 
@@ -140,5 +165,6 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list) -> SuiteOutcom
             "observed": _observed(item.result or {}),
             "threshold": _threshold(kwargs),
             "success": bool(item.success),
+            "description": config.description or "",
         })
     return SuiteOutcome(name=name, success=bool(result.success), rows=rows, result_json=result.to_json_dict())

@@ -63,12 +63,13 @@ import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from anchormix.licenses import normalize_pattern
 from anchormix.settings_base import FieldError, Fraction, Int, Section, Str
 
 HUMAN_CLASSES = frozenset({"human_verified", "human_presumed"})
@@ -107,6 +108,10 @@ class MixPolicy(Section):
     ``fresh_share`` (0.25): in ``accumulate`` mode, the share of the mix's human
     slots offered to tonight's human records, made free by retiring kept
     records of over-represented clusters (module rule 2); 0 never retires.
+    ``allowed_licenses`` / ``denied_licenses`` (empty): the license policy, SPDX
+    ids or globs (``denied_licenses = ["CC-BY-NC*", "CC-BY-ND*"]`` keeps NC and ND
+    terms out of a commercial mix); the ``gx_licenses`` gate enforces it (see
+    :func:`anchormix.licenses.license_verdict`).
 
     Besides types and ranges, a cap that can never be used while the floor
     holds (``synthetic_cap`` or ``unknown_cap`` above ``1 - human_floor``) is
@@ -123,6 +128,10 @@ class MixPolicy(Section):
     mode: Literal["accumulate", "replace"] = Field(
         "accumulate", description="accumulate (keep earlier human records) or replace")
     fresh_share: Fraction = Field(0.25, description="accumulate: share of the mix offered to tonight's human records")
+    allowed_licenses: tuple[Annotated[Str, AfterValidator(normalize_pattern)], ...] = Field(
+        (), description="SPDX ids or globs a record's license may use (empty: any)")
+    denied_licenses: tuple[Annotated[Str, AfterValidator(normalize_pattern)], ...] = Field(
+        (), description="SPDX ids or globs no record's license may need, e.g. CC-BY-NC*")
 
     KEYS: ClassVar[tuple[str, ...]] = (
         "human_floor",
@@ -133,6 +142,8 @@ class MixPolicy(Section):
         "seed",
         "mode",
         "fresh_share",
+        "allowed_licenses",
+        "denied_licenses",
     )
 
     @field_validator("per_source_caps")
@@ -170,6 +181,8 @@ class MixPolicy(Section):
             "seed": self.seed,
             "mode": self.mode,
             "fresh_share": self.fresh_share,
+            "allowed_licenses": list(self.allowed_licenses),
+            "denied_licenses": list(self.denied_licenses),
         }
 
 

@@ -69,7 +69,7 @@ def write_project(root: Path, embedder: str):
         f'[sources.{ARCHIVE}]\nkind = "licensed_human_archive"\nlicense = "PSF-2.0"\ntrust_tier = "high"\n'
         f'public_keys = [ {{ key_id = "{KEY_ID}", ed25519 = "{public}" }} ]\n\n'
         f'[sources.{GENERATOR}]\nkind = "generator"\nlicense = "Apache-2.0"\ntrust_tier = "high"\n\n'
-        f'[sources.{CRAWL}]\nkind = "web_crawl"\nlicense = "mixed"\ntrust_tier = "medium"\n')
+        f'[sources.{CRAWL}]\nkind = "web_crawl"\nlicense = "LicenseRef-mixed-crawl"\ntrust_tier = "medium"\n')
     (root / "anchormix.toml").write_text(
         '[paths]\ninbox = "inbox"\nstore = "store.duckdb"\npublished = "published"\nregistry = "sources.toml"\n'
         'models = "models"\nbaseline = "baseline"\nruns = "runs"\n' + EMBEDDERS[embedder].replace("{static}", STATIC["path"]))

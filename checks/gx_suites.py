@@ -1,4 +1,4 @@
-"""GX Core 1.x suites on mix_candidate: schema, provenance ratios, conservation."""
+"""GX Core 1.x suites on mix_candidate: schema, provenance ratios, license policy, conservation."""
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 from dagster_duckdb import DuckDBResource
@@ -34,6 +34,19 @@ def gx_schema(context: AssetCheckExecutionContext, duckdb: DuckDBResource) -> As
 )
 def gx_provenance(context: AssetCheckExecutionContext, duckdb: DuckDBResource) -> AssetCheckResult:
     return run_gate(context, duckdb, gate_checks.gx_provenance)
+
+
+@asset_check(
+    asset=mix_candidate, name="gx_licenses", blocking=True, pool=DUCKDB_POOL, partitions_def=drop_partitions,
+    description=(
+        "GX suite: every record carries an SPDX license (its source's, from the registry), and each source's "
+        "license is permitted by [mix] allowed_licenses / denied_licenses (e.g. no CC-BY-NC or CC-BY-ND terms in "
+        "a commercial mix). A failure names each offending source, its license and the rule it breaks: hold the "
+        "source back, re-license it, or change the policy knowingly."
+    ),
+)
+def gx_licenses(context: AssetCheckExecutionContext, duckdb: DuckDBResource) -> AssetCheckResult:
+    return run_gate(context, duckdb, gate_checks.gx_licenses)
 
 
 @asset_check(

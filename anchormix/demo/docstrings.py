@@ -16,6 +16,8 @@ import sys
 import warnings
 from dataclasses import dataclass
 
+from anchormix.licenses import declared_to_spdx
+
 STDLIB_LICENSE = "PSF-2.0"
 
 # Modules whose import has side effects (GUI, test suites, antigravity opens a browser).
@@ -93,18 +95,21 @@ def harvest_stdlib(min_words: int = 15, max_words: int = 120) -> list[Docstring]
 
 
 def package_license(distribution: str) -> str:
-    """The license a distribution declares (SPDX expression, License field or classifier)."""
+    """The license a distribution declares, as an SPDX expression.
+
+    Read from its License-Expression, else its License field, else its license
+    classifier; what is not SPDX becomes ``LicenseRef-<declared words>``
+    (:func:`anchormix.licenses.declared_to_spdx`), and nothing declared is
+    ``NOASSERTION``. The registry accepts every value this returns.
+    """
     meta = md.metadata(distribution)
-    expression = meta.get("License-Expression")
-    if expression:
-        return expression.strip()
+    expression = (meta.get("License-Expression") or "").strip()
     field = (meta.get("License") or "").strip()
-    if field and len(field) < 60 and "\n" not in field:
-        return field
-    for classifier in meta.get_all("Classifier") or []:
-        if classifier.startswith("License ::"):
-            return classifier.split("::")[-1].strip()
-    return "UNKNOWN"
+    declared = expression or (field if field and len(field) < 60 and "\n" not in field else "")
+    if not declared:
+        declared = next((c.split("::")[-1].strip() for c in meta.get_all("Classifier") or []
+                         if c.startswith("License ::")), "")
+    return declared_to_spdx(declared)
 
 
 def harvest_package(distribution: str, import_name: str, min_words: int = 15, max_words: int = 120,

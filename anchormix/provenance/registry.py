@@ -4,9 +4,11 @@ A TOML file with one ``[sources.<name>]`` table per source::
 
     [sources.python-stdlib]
     kind = "licensed_human_archive"   # licensed_human_archive | web_crawl | generator
-    license = "PSF-2.0"
+    license = "PSF-2.0"               # an SPDX expression; LicenseRef-<name> for custom terms
     trust_tier = "high"               # high | medium | low
     description = "..."               # optional
+    rights_holder = "Python Software Foundation"   # optional, for the attribution table
+    creator = "CPython contributors"  # optional, for the attribution table
     public_keys = [ { key_id = "stdlib-2026", ed25519 = "<base64 raw 32-byte key>" } ]
     c2pa_trust_anchors = "certs/anchors.pem"   # optional, relative to this file
 
@@ -23,9 +25,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from anchormix.errors import ConfigError
+from anchormix.licenses import normalize_license
 from anchormix.settings_base import FieldError, NonEmptyStr, Section, Str, parse_section
 
 KINDS = ("licensed_human_archive", "web_crawl", "generator")
@@ -80,13 +83,20 @@ class PublicKey(Section):
 
 
 class SourceEntry(Section):
-    """One registered source. ``public_keys`` maps key id to the raw 32-byte ed25519 key."""
+    """One registered source. ``public_keys`` maps key id to the raw 32-byte ed25519 key.
+
+    ``license`` is validated and kept in canonical SPDX form (see
+    :mod:`anchormix.licenses`); ``rights_holder`` and ``creator`` are credited in
+    each generation's attribution table.
+    """
 
     name: NonEmptyStr
     kind: Literal["licensed_human_archive", "web_crawl", "generator"]
-    license: NonEmptyStr
+    license: Annotated[NonEmptyStr, AfterValidator(normalize_license)]
     trust_tier: Literal["high", "medium", "low"]
     description: Str = ""
+    rights_holder: Str = ""
+    creator: Str = ""
     keys: tuple[PublicKey, ...] = Field((), alias="public_keys")
     c2pa_trust_anchors: Optional[Path] = None
 

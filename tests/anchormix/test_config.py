@@ -102,7 +102,7 @@ def test_a_bad_file_names_every_dotted_key(tmp_path):
     assert err.value.key == "detector.max_human_flag_rate"  # sections validate in file-model order
     assert message.startswith("detector.max_human_flag_rate: must be a finite number, got nan")
     assert "\ngates.alpha: must be < 0.5, got 2.0" in message
-    assert "\nmix.humam_floor: unknown key (allowed: fresh_share, human_floor," in message
+    assert "\nmix.humam_floor: unknown key (allowed: allowed_licenses, denied_licenses, fresh_share, human_floor," in message
 
 
 @pytest.mark.parametrize("text, key", [

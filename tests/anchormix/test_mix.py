@@ -71,6 +71,8 @@ def test_policy_defaults_and_round_trip():
         "seed": 0,
         "mode": "accumulate",
         "fresh_share": 0.25,
+        "allowed_licenses": [],
+        "denied_licenses": [],
     }
     custom = policy(
         human_floor=0.6, per_source_caps={"forum": 0.25}, target_size=50, seed=3, mode="replace", fresh_share=0.1

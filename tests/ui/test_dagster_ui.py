@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 STAGE_ASSETS = ["raw_records", "normalized", "deduplicated", "provenance", "quality", "embeddings", "semantic_dedup",
                 "diversity", "diversity_baseline", "mix_candidate", "curated_mix"]
-CHECKS = ["gx_schema", "gx_provenance", "gx_conservation", "diversity_gates", "detector_health"]
+CHECKS = ["gx_schema", "gx_provenance", "gx_licenses", "gx_conservation", "diversity_gates", "detector_health"]
 RUN_TIMEOUT = 1200
 STATE: dict[str, str] = {}
 

@@ -100,7 +100,7 @@ def registry(keys) -> Registry:
                     "public_keys": [{"key_id": "archive-1", "ed25519": keys["archive"][1]}]},
         "other": {"kind": "licensed_human_archive", "license": "CC-BY-4.0", "trust_tier": "medium",
                   "public_keys": [{"key_id": "other-1", "ed25519": keys["other"][1]}]},
-        "crawl": {"kind": "web_crawl", "license": "mixed", "trust_tier": "medium"},
+        "crawl": {"kind": "web_crawl", "license": "LicenseRef-mixed-crawl", "trust_tier": "medium"},
         "gen": {"kind": "generator", "license": "Apache-2.0", "trust_tier": "high"},
     }})
 

@@ -37,7 +37,7 @@ def photo_registry(keys, cert_chain, sign_png, tmp_path_factory) -> tuple[Regist
     reg = Registry.model_validate({"sources": {
         "archive": {"kind": "licensed_human_archive", "license": "PSF-2.0", "trust_tier": "high",
                     "public_keys": [{"key_id": "archive-1", "ed25519": keys["archive"][1]}]},
-        "crawl": {"kind": "web_crawl", "license": "mixed", "trust_tier": "medium"},
+        "crawl": {"kind": "web_crawl", "license": "LicenseRef-mixed-crawl", "trust_tier": "medium"},
         "gen": {"kind": "generator", "license": "Apache-2.0", "trust_tier": "high"},
         "photos": {"kind": "web_crawl", "license": "CC-BY-4.0", "trust_tier": "medium",
                    "c2pa_trust_anchors": "anchors.pem"},

@@ -33,7 +33,7 @@ c2pa_trust_anchors = "certs/anchors.pem"
 
 [sources.web]
 kind = "web_crawl"
-license = "mixed"
+license = "LicenseRef-mixed-crawl"
 trust_tier = "low"
 """)
     reg = load_registry(path)
@@ -47,14 +47,18 @@ trust_tier = "low"
     assert [e.name for e in reg] == ["python-stdlib", "web"]
 
 
-BASE = 'kind = "web_crawl"\nlicense = "mixed"\ntrust_tier = "medium"\n'
+BASE = 'kind = "web_crawl"\nlicense = "LicenseRef-mixed-crawl"\ntrust_tier = "medium"\n'
 
 
 @pytest.mark.parametrize("body, key", [
-    ('kind = "web_crawl"\nlicense = "mixed"\ntrust_tier = "top"\n', "sources.web.trust_tier"),
-    ('kind = "scraper"\nlicense = "mixed"\ntrust_tier = "high"\n', "sources.web.kind"),
+    ('kind = "web_crawl"\nlicense = "LicenseRef-mixed-crawl"\ntrust_tier = "top"\n', "sources.web.trust_tier"),
+    ('kind = "scraper"\nlicense = "LicenseRef-mixed-crawl"\ntrust_tier = "high"\n', "sources.web.kind"),
     ('kind = "web_crawl"\ntrust_tier = "high"\n', "sources.web.license"),
     ('kind = "web_crawl"\nlicense = ""\ntrust_tier = "high"\n', "sources.web.license"),
+    ('kind = "web_crawl"\nlicense = "mixed"\ntrust_tier = "high"\n', "sources.web.license"),
+    ('kind = "web_crawl"\nlicense = "MIT AND"\ntrust_tier = "high"\n', "sources.web.license"),
+    ('kind = "web_crawl"\nlicense = "LicenseRef-no spaces"\ntrust_tier = "high"\n', "sources.web.license"),
+    (BASE + 'rights_holder = 3\n', "sources.web.rights_holder"),
     (BASE + 'licence = "typo"\n', "sources.web.licence"),
     (BASE + 'public_keys = [ { key_id = "k", ed25519 = "***" } ]\n', "sources.web.public_keys[0].ed25519"),
     (BASE + f'public_keys = [ {{ key_id = "k", ed25519 = "{base64.b64encode(bytes(31)).decode()}" }} ]\n',
@@ -96,3 +100,29 @@ def test_a_missing_registry_file_names_the_config_key(tmp_path):
 
     with pytest.raises(ConfigError, match=r"^paths\.registry: registry file .*missing\.toml not found"):
         load_registry(tmp_path / "missing.toml")
+
+
+def test_license_is_kept_in_canonical_spdx_form_with_attribution(tmp_path):
+    reg = load_registry(_write(tmp_path, """
+[sources.docs]
+kind = "licensed_human_archive"
+license = "mit or apache-2.0"
+trust_tier = "high"
+rights_holder = "The docs authors"
+creator = "Docs contributors"
+
+[sources.deal]
+kind = "licensed_human_archive"
+license = "LicenseRef-acme-2026-deal"
+trust_tier = "high"
+"""))
+    assert reg.get("docs").license == "MIT OR Apache-2.0"
+    assert (reg.get("docs").rights_holder, reg.get("docs").creator) == ("The docs authors", "Docs contributors")
+    assert reg.get("deal").license == "LicenseRef-acme-2026-deal" and reg.get("deal").rights_holder == ""
+
+
+def test_a_non_spdx_license_says_what_to_use_instead(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_registry(_write(tmp_path, "[sources.web]\n" + BASE.replace("LicenseRef-mixed-crawl", "Apache 2.0")))
+    assert err.value.key == "sources.web.license"
+    assert "unknown SPDX license identifier" in str(err.value) and "LicenseRef-" in str(err.value)
