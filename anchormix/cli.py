@@ -100,6 +100,20 @@ def cmd_resign_minhash(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """Exit 0 only when every file hash and the signature check out with the publisher's public key."""
+    from anchormix.publish.verify import generation_dir, verify_generation
+
+    settings = _settings()
+    path = generation_dir(args.generation, settings.paths.published)
+    key = args.public_key or settings.publish.verify_key()
+    if key and Path(key).is_file():  # a file holding the base64 key or a PEM public key
+        key = Path(key).read_text(encoding="utf-8").strip()
+    report = verify_generation(path, key)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def cmd_value(args) -> int:
     """Which human sources the latest candidate of a drop needs: each one's loss when left out."""
     from anchormix.stages.mix import latest_candidate
@@ -161,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_retract)
     sub.add_parser("resign-minhash", help="re-sign accepted history after changing [dedup] num_perm or "
                    "shingle_size").set_defaults(func=cmd_resign_minhash)
+    p = sub.add_parser("verify", help="check a published generation's file hashes and ed25519 signature")
+    p.add_argument("generation", nargs="?", default="latest",
+                   help="gen-N, N, a generation directory, or latest (default)")
+    p.add_argument("--public-key", help="the publisher's ed25519 public key: base64, or a file holding it or a PEM "
+                   "public key (default: [publish] public_key, else the public half of [publish] signing_key)")
+    p.set_defaults(func=cmd_verify)
     p = sub.add_parser("value", help="the value of each human source in a drop's candidate mix: its loss of "
                        "Vendi, effective rank and tail coverage when left out, against random removal")
     p.add_argument("drop", nargs="?", help="YYYY-MM-DD (default: the newest candidate's drop)")

@@ -13,7 +13,7 @@ import os
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
@@ -26,7 +26,7 @@ from anchormix.mix import MixPolicy
 from anchormix.provenance.detector import DetectorSettings
 from anchormix.quality.settings import QualitySettings
 from anchormix.readers import IngestSettings
-from anchormix.settings_base import Bool, Fraction, Int, Section, Str, parse_section
+from anchormix.settings_base import Bool, FieldError, Fraction, Int, Section, Str, parse_section
 from anchormix.value import ValueSettings
 
 CONFIG_ENV = "ANCHORMIX_CONFIG"
@@ -107,6 +107,15 @@ class PublishSettings(Section):
     ``probe_cluster_share`` (0.2) of a rare cluster's eligible human records,
     so the mix keeps the tail its gates test; ``probe_seed`` (0) orders the
     choice. ``probe_per_cluster = 0`` exports no probe set.
+
+    Signing (:mod:`anchormix.publish.signing`): ``signing_key``, the publisher's
+    ed25519 private key (PEM), signs every generation's manifest; unset,
+    generations are published unsigned and never verify. ``key_id`` names it in
+    the manifest and the card (empty: its fingerprint). ``public_key``: the
+    publisher's base64 public key ``anchormix verify`` checks against (empty:
+    derived from ``signing_key``). A key file that exists is checked at load; a
+    missing one (the demo makes its own at setup) fails the publish, naming
+    ``publish.signing_key``.
     """
 
     group_readable: Bool = True
@@ -115,6 +124,60 @@ class PublishSettings(Section):
     probe_cluster_share: Fraction = Field(
         0.2, description="Most of a rare cluster's eligible human records withheld as probes")
     probe_seed: Int = Field(0, ge=0, description="Seed of the probe choice")
+    signing_key: Optional[ConfigPath] = Field(None, description="ed25519 private key (PEM) that signs generations")
+    key_id: Str = Field("", description="the signing key's name in manifests and cards (empty: its fingerprint)")
+    public_key: Str = Field("", description="publisher's ed25519 public key (base64) for anchormix verify")
+
+    @field_validator("signing_key")
+    @classmethod
+    def _readable_key(cls, path: Path | None) -> Path | None:
+        from anchormix.publish.signing import load_signer
+
+        if path is not None and path.exists():
+            load_signer(path)
+        return path
+
+    @field_validator("key_id")
+    @classmethod
+    def _plain_id(cls, key_id: str) -> str:
+        if any(c.isspace() for c in key_id):
+            raise ValueError(f"must be a name without spaces, got {key_id!r}")
+        return key_id
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519_public(cls, public_key: str) -> str:
+        from anchormix.provenance.registry import decode_public_key
+
+        if public_key:
+            decode_public_key(public_key)
+        return public_key
+
+    @model_validator(mode="after")
+    def _pair_matches(self) -> "PublishSettings":
+        if self.public_key and self.signing_key is not None and self.signing_key.exists():
+            if self.signer().public_key_b64 != self.public_key.strip():
+                raise FieldError(f"is not the public half of signing_key {self.signing_key}", "public_key")
+        return self
+
+    def signer(self):
+        """The :class:`~anchormix.publish.signing.Signer` of ``signing_key`` (None: unsigned); ConfigError if unusable."""
+        from anchormix.publish.signing import load_signer
+
+        if self.signing_key is None:
+            return None
+        try:
+            return load_signer(self.signing_key, self.key_id)
+        except ValueError as exc:
+            raise ConfigError("publish.signing_key", str(exc)) from None
+
+    def verify_key(self) -> str | None:
+        """The public key ``anchormix verify`` trusts: ``public_key``, else ``signing_key``'s, else None."""
+        if self.public_key:
+            return self.public_key.strip()
+        if self.signing_key is not None and self.signing_key.exists():
+            return self.signer().public_key_b64
+        return None
 
 
 class Settings(Section):

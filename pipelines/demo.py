@@ -35,6 +35,9 @@ def ensure_inbox() -> list[str]:
     paths = settings().paths
     drops = list_drops(paths.inbox)
     if drops and paths.registry.exists():
+        from anchormix.demo.inbox import ensure_publisher_key
+
+        ensure_publisher_key(paths.models.parent / "keys")  # an inbox built before generations were signed
         print(f"using the existing demo inbox {paths.inbox} ({', '.join(drops)})")
         return drops
     from anchormix.demo.inbox import build_demo_inbox

@@ -36,6 +36,8 @@ STDLIB_SOURCE = "python-stdlib"
 CRAWL_SOURCE = "web-crawl"
 WARC_SOURCE = "docsmirror"  # a WARC file's source is its file name up to the first "-" or "."
 DEMO_KEY_ID = "python-stdlib-demo"
+# The demo publisher's key, which signs each generation's manifest ([publish] signing_key in anchormix.toml).
+PUBLISHER_KEY_ID = "anchormix-demo-publisher"
 
 
 @dataclass
@@ -101,6 +103,8 @@ def _registry_toml(packages: dict[str, str], public_key_b64: str) -> str:
         'license = "PSF-2.0"',
         'trust_tier = "high"',
         'description = "Docstrings of the Python standard library, signed by the archive"',
+        'rights_holder = "Python Software Foundation"',
+        'creator = "CPython contributors"',
         f'public_keys = [ {{ key_id = "{DEMO_KEY_ID}", ed25519 = "{public_key_b64}" }} ]',
         "",
         f"[sources.{GENERATOR_SOURCE}]",
@@ -111,7 +115,8 @@ def _registry_toml(packages: dict[str, str], public_key_b64: str) -> str:
         "",
         f"[sources.{CRAWL_SOURCE}]",
         'kind = "web_crawl"',
-        'license = "mixed"',
+        # Terms of an undeclared crawl are not one SPDX license: a LicenseRef names them.
+        'license = "LicenseRef-anchormix-demo-mixed-crawl"',
         'trust_tier = "medium"',
         'description = "Undeclared crawl: human docstrings mixed with unlabelled generator output"',
         "",
@@ -120,6 +125,7 @@ def _registry_toml(packages: dict[str, str], public_key_b64: str) -> str:
         'license = "PSF-2.0"',
         'trust_tier = "medium"',
         'description = "WARC crawl of a documentation mirror: docstring pages in generated site boilerplate"',
+        'rights_holder = "Python Software Foundation"',
     ]
     for dist, license in sorted(packages.items()):
         lines += [
@@ -129,6 +135,7 @@ def _registry_toml(packages: dict[str, str], public_key_b64: str) -> str:
             f"license = {json.dumps(license)}",
             'trust_tier = "medium"',
             f'description = "Docstrings of the {dist} package"',
+            f"creator = {json.dumps(f'{dist} contributors')}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -239,9 +246,25 @@ def _malformed_rows(good: list[dict], max_text_bytes: int) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
+def ensure_publisher_key(keys_dir: Path) -> Path:
+    """The demo publisher's private key, ``keys_dir/anchormix-demo-publisher.pem``, made once (mode 0600).
+
+    Made on the machine at demo setup, never committed; kept when present, since
+    a new key would stop earlier generations from verifying against the configured one.
+    """
+    from anchormix.publish.signing import ensure_key
+
+    path = Path(keys_dir) / f"{PUBLISHER_KEY_ID}.pem"
+    ensure_key(path)
+    return path
+
+
 def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: list[date] | None = None,
                      seed: int = 7, max_text_bytes: int = 200_000, scale: float = 1.0) -> DemoInbox:
-    """Write the demo drops into ``inbox`` and the matching source registry.
+    """Write the demo drops into ``inbox``, the matching source registry, and the demo keys into ``keys_dir``.
+
+    The archive's signing key is made anew each time; the publisher's
+    (:func:`ensure_publisher_key`) only when it is missing.
 
     ``scale`` shrinks or grows every group of records (tests use about 0.5).
     Returns the drop names (``YYYY-MM-DD``), the files written and per-kind counts.
@@ -272,6 +295,7 @@ def build_demo_inbox(inbox: Path, registry_path: Path, keys_dir: Path, nights: l
     keys_dir.mkdir(parents=True, exist_ok=True)
     private_pem, public_b64 = generate_keypair()
     write_private_key(keys_dir / f"{DEMO_KEY_ID}.pem", private_pem, replace=True)
+    ensure_publisher_key(keys_dir)
     registry_path.parent.mkdir(parents=True, exist_ok=True)
     registry_path.write_text(_registry_toml({d: docs[0].license for d, docs in packages.items()}, public_b64))
 

@@ -2,7 +2,7 @@
 
 Layout under ``root``::
 
-    gen-000001/ data/part-00000.parquet ... manifest.json croissant.json README.md plots/*.png
+    gen-000001/ data/part-00000.parquet ... manifest.json signature.json croissant.json README.md plots/*.png
     gen-000002/ ...
     LATEST          -> "gen-000002"
 
@@ -32,6 +32,8 @@ import pyarrow.parquet as pq
 
 from anchormix.fileio import file_sha256
 from anchormix.publish import croissant as croissant_mod
+from anchormix.publish import signing
+from anchormix.publish.attribution import attribution_table, generation_licenses
 from anchormix.publish import probe_set
 from anchormix.publish.layout import (
     CARD,
@@ -41,6 +43,7 @@ from anchormix.publish.layout import (
     MANIFEST,
     PLOTS_DIR,
     RECORD_FIELDS,
+    SIGNATURE,
     generation_dir_name,
     parse_generation_dir,
     plot_path,
@@ -48,8 +51,11 @@ from anchormix.publish.layout import (
 )
 
 TMP_PREFIX = ".tmp-"
-MANIFEST_RESERVED = ("format", "generation", "published_at", "n_records", "shards", "records", "probes")
-MANIFEST_RECORD_FIELDS = ("id", "content_hash", "source", "provenance_class")
+MANIFEST_RESERVED = ("format", "generation", "published_at", "n_records", "shards", "records", "probes",
+                     "licenses", "attribution", "files", "signature")
+MANIFEST_RECORD_FIELDS = ("id", "content_hash", "source", "provenance_class", "license")
+# Every record carries its license (an SPDX expression) in the shards and the manifest.
+LICENSE_FIELD = "license"
 
 _ARROW_TO_CROISSANT = (
     (pa.types.is_boolean, "sc:Boolean"),
@@ -151,12 +157,12 @@ def _croissant_type(arrow_type: pa.DataType) -> str:
 
 
 def _check_records(records: pd.DataFrame) -> None:
-    missing = [c for c in RECORD_FIELDS if c not in records.columns]
+    missing = [c for c in (*RECORD_FIELDS, LICENSE_FIELD) if c not in records.columns]
     if missing:
         raise ValueError(f"records are missing columns: {missing}")
     if len(records) == 0:
         raise ValueError("refusing to publish an empty generation")
-    for col in ("id", "content_hash", "provenance_class", "source"):
+    for col in ("id", "content_hash", "provenance_class", "source", LICENSE_FIELD):
         if records[col].isna().any():
             raise ValueError(f"records.{col} has nulls")
     if records["id"].duplicated().any():
@@ -224,6 +230,16 @@ def _verify(tmp: Path, records: pd.DataFrame, shards: list[dict]) -> None:
     croissant_mod.validate_croissant(tmp / CROISSANT)
 
 
+def _verify_signed(tmp: Path, signer: signing.Signer | None) -> None:
+    """The publisher checks what it wrote the way a consumer will (unsigned: the file hashes only)."""
+    from anchormix.publish.verify import verify_generation
+
+    report = verify_generation(tmp, signer.public_key if signer is not None else None)
+    problems = [p for p in report.problems if signer is not None or not p.startswith(SIGNATURE)]
+    if problems:
+        raise PublishVerificationError("; ".join(problems))
+
+
 def _set_modes(tree: Path, group_readable: bool) -> None:
     """Readers of a published generation are often a training job under another user of the same group."""
     dir_mode, file_mode = (0o750, 0o640) if group_readable else (0o700, 0o600)
@@ -258,19 +274,28 @@ def publish_generation(
     shard_rows: int = 50_000,
     name: str = "anchormix-mix",
     description: str | None = None,
-    license: str = "See manifest.json: each source's own license applies to its records.",
+    license: str | list[str] | None = None,
     group_readable: bool = True,
+    attribution: pd.DataFrame | None = None,
+    signer: signing.Signer | None = None,
     probes: pd.DataFrame | None = None,
 ) -> Path:
     """Publish ``records`` as generation ``generation`` under ``root``; return its directory.
 
     ``records`` needs ``id, text, source, provenance_class, content_hash, drop,
-    url`` (extra columns are kept). ``manifest`` is merged into
+    url, license`` (extra columns are kept). ``manifest`` is merged into
     ``manifest.json`` beside the per-record ``id, content_hash, source,
     provenance_class`` (its keys may not be ``format, published_at,
     n_records, shards, records``; ``generation`` only if it agrees). ``plots`` maps bare ``*.png``
     names to bytes, written under ``plots/``. ``name``, ``description`` and
-    ``license`` go into ``croissant.json``.
+    ``license`` (default: the records' distinct licenses) go into ``croissant.json``.
+    ``attribution`` (:func:`anchormix.publish.attribution.attribution_table`;
+    default: from the records, without rights holders) goes into the manifest
+    and is Croissant's ``attribution`` record set. ``manifest.json`` is written
+    last and lists the sha256 of every other file; ``signer`` signs its bytes
+    into ``signature.json`` (:mod:`anchormix.publish.signing`), and the signed
+    generation must pass :func:`anchormix.publish.verify.verify_generation`
+    before it is renamed into place.
 
     Refuses (FileExistsError) to overwrite a generation and (ValueError) to
     publish a number not above every existing one. Writes into a temporary
@@ -305,18 +330,21 @@ def publish_generation(
         now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         shards, schema = _write_shards(records, tmp, shard_rows)
         doc = _build_manifest(generation, records, shards, manifest, now)
+        attribution = attribution if attribution is not None else attribution_table(records)
+        doc["licenses"] = generation_licenses(attribution)
+        doc["attribution"] = attribution.to_dict(orient="records")
         probe_entry = probe_set.write_probe_set(tmp, probes, write_shard) if probes is not None and len(probes) else None
         if probe_entry is not None:
             doc["probes"] = probe_entry
-        _write_bytes(tmp / MANIFEST, json.dumps(doc, indent=1, sort_keys=False, default=str).encode("utf-8"))
         fields = {f.name: _croissant_type(f.type) for f in schema}
         croissant_doc = croissant_mod.build_croissant(
             name=name,
             description=description or f"anchormix generation {generation}: a human-anchored training mix.",
-            license=license,
+            license=license or doc["licenses"],
             generation=generation,
             shard_files=shards,
             records_fields=fields,
+            attribution=attribution,
             date_published=now,
             cite_as=f"@misc{{{name.replace('-', '_')}_gen{generation}, title={{{name}, generation {generation}}}}}",
         )
@@ -333,7 +361,15 @@ def publish_generation(
             (tmp / PLOTS_DIR).mkdir()
         for rel, data in plot_files.items():
             _write_bytes(tmp / rel, data)
+        # Last: the manifest lists every file written above, and the signature covers the manifest.
+        doc["files"] = signing.file_entries(tmp)
+        doc["signature"] = signing.signing_block(signer)
+        manifest_bytes = json.dumps(doc, indent=1, sort_keys=False, default=str).encode("utf-8")
+        _write_bytes(tmp / MANIFEST, manifest_bytes)
+        if signer is not None:
+            _write_bytes(tmp / SIGNATURE, signing.signature_bytes(manifest_bytes, signer))
         _verify(tmp, records, shards)
+        _verify_signed(tmp, signer)
         _set_modes(tmp, group_readable)
         _fsync_dir(tmp / DATA_DIR)
         if probe_entry is not None:

@@ -1,10 +1,16 @@
-"""Croissant 1.0 JSON-LD for a published generation, and its validation.
+"""Croissant 1.0 JSON-LD for a published generation, built with mlcroissant, and its validation.
 
 Each Parquet shard is a ``FileObject`` carrying its sha256 (so a reader can
 verify every byte), and a ``FileSet`` over ``data/*.parquet`` feeds the
 ``records`` RecordSet, whose fields carry each record's provenance class,
-source and content hash. The ``@context`` is mlcroissant's standard 1.0 one
-(mlcroissant warns on a non-standard context).
+source, license and content hash. The ``attribution`` RecordSet holds its rows
+inline: each source with its license, rights holder, creator and record count.
+
+The document is built from mlcroissant's classes (``mlc.Metadata``,
+``mlc.FileObject``, ``mlc.RecordSet``, ``mlc.Field``), so what it writes is what
+mlcroissant reads back (context, property names, data types). One function per
+record set; a new record set is one more function and one more entry in
+:func:`build_croissant`'s list.
 """
 
 from __future__ import annotations
@@ -12,53 +18,25 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from anchormix.publish.layout import DATA_DIR, RECORD_SET
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 PARQUET = "application/x-parquet"
 FILESET_ID = "parquet-shards"
-
-# The standard Croissant 1.0 @context (as mlcroissant 1.x expects it).
-CONTEXT: dict[str, Any] = {
-    "@language": "en",
-    "@vocab": "https://schema.org/",
-    "citeAs": "cr:citeAs",
-    "column": "cr:column",
-    "conformsTo": "dct:conformsTo",
-    "cr": "http://mlcommons.org/croissant/",
-    "rai": "http://mlcommons.org/croissant/RAI/",
-    "data": {"@id": "cr:data", "@type": "@json"},
-    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
-    "dct": "http://purl.org/dc/terms/",
-    "equivalentProperty": "cr:equivalentProperty",
-    "examples": {"@id": "cr:examples", "@type": "@json"},
-    "extract": "cr:extract",
-    "field": "cr:field",
-    "fileProperty": "cr:fileProperty",
-    "fileObject": "cr:fileObject",
-    "fileSet": "cr:fileSet",
-    "format": "cr:format",
-    "includes": "cr:includes",
-    "isLiveDataset": "cr:isLiveDataset",
-    "jsonPath": "cr:jsonPath",
-    "key": "cr:key",
-    "md5": "cr:md5",
-    "parentField": "cr:parentField",
-    "path": "cr:path",
-    "recordSet": "cr:recordSet",
-    "references": "cr:references",
-    "regex": "cr:regex",
-    "repeated": "cr:repeated",
-    "replace": "cr:replace",
-    "samplingRate": "cr:samplingRate",
-    "sc": "https://schema.org/",
-    "separator": "cr:separator",
-    "source": "cr:source",
-    "subField": "cr:subField",
-    "transform": "cr:transform",
+ATTRIBUTION_SET = "attribution"
+ATTRIBUTION_FIELDS = {
+    "source": ("sc:Text", "Registered source."),
+    "license": ("sc:Text", "SPDX license expression its records were registered under (LicenseRef-... for "
+                           "custom terms, NOASSERTION when not known)."),
+    "rights_holder": ("sc:Text", "Who holds the rights to the source's records (from the registry)."),
+    "creator": ("sc:Text", "Who created the source's records (from the registry)."),
+    "records": ("sc:Integer", "Records of this source under this license in the generation."),
 }
 
 FIELD_DESCRIPTIONS = {
@@ -72,6 +50,7 @@ FIELD_DESCRIPTIONS = {
     "content_hash": "Stable hash of the normalized text (dedup key and integrity check).",
     "drop": "Nightly drop (YYYY-MM-DD) the record arrived in.",
     "url": "URL the record was fetched from.",
+    "license": "SPDX license expression of the record (its source's, from the registry).",
 }
 
 
@@ -93,18 +72,74 @@ def _as_shard(item: ShardFile | Mapping[str, Any] | Sequence[Any]) -> ShardFile:
     return ShardFile(str(path), str(sha256), rest[0] if rest else None)
 
 
-def _field_id(name: str) -> str:
-    return f"{RECORD_SET}/{name}"
+def _data_type(name: str):
+    """An mlcroissant data type from its ``sc:`` name (``sc:Text``, ``sc:Integer``...)."""
+    import mlcroissant as mlc
+
+    return {"sc:Text": mlc.DataType.TEXT, "sc:Integer": mlc.DataType.INTEGER, "sc:Float": mlc.DataType.FLOAT,
+            "sc:Boolean": mlc.DataType.BOOL, "sc:Date": mlc.DataType.DATE}.get(name, mlc.DataType.TEXT)
+
+
+def shard_distribution(shards: Sequence[ShardFile], generation: int) -> list:
+    """One ``FileObject`` per shard (with its sha256) and the ``FileSet`` the records set reads."""
+    import mlcroissant as mlc
+
+    files = [
+        mlc.FileObject(
+            id=shard.path, name=shard.path, content_url=shard.path, encoding_formats=[PARQUET], sha256=shard.sha256,
+            description="Parquet shard" + (f" with {shard.n_rows} records." if shard.n_rows is not None else "."),
+        )
+        for shard in shards
+    ]
+    files.append(mlc.FileSet(
+        id=FILESET_ID, name=FILESET_ID, encoding_formats=[PARQUET], includes=[f"{DATA_DIR}/*.parquet"],
+        description=f"All Parquet shards of generation {generation}; see each FileObject for its sha256.",
+    ))
+    return files
+
+
+def records_record_set(fields: Mapping[str, str]):
+    """The ``records`` set: one row per published record, read from the shards, keyed by ``id``."""
+    import mlcroissant as mlc
+
+    return mlc.RecordSet(
+        id=RECORD_SET, name=RECORD_SET, key=[f"{RECORD_SET}/id"],
+        description="One row per published record, with its provenance class, source, license and content hash.",
+        fields=[
+            mlc.Field(id=f"{RECORD_SET}/{name}", name=name, data_types=[_data_type(data_type)],
+                      description=FIELD_DESCRIPTIONS.get(name, f"Column {name}."),
+                      source=mlc.Source(file_set=FILESET_ID, extract=mlc.Extract(column=name)))
+            for name, data_type in fields.items()
+        ],
+    )
+
+
+def attribution_record_set(attribution: pd.DataFrame):
+    """The ``attribution`` set, inline: one row per (source, license) with rights holder, creator and records."""
+    import mlcroissant as mlc
+
+    rows = [{f"{ATTRIBUTION_SET}/{k}": (int(row[k]) if k == "records" else str(row.get(k) or ""))
+             for k in ATTRIBUTION_FIELDS} for row in attribution.to_dict(orient="records")]
+    return mlc.RecordSet(
+        id=ATTRIBUTION_SET, name=ATTRIBUTION_SET, key=[f"{ATTRIBUTION_SET}/source", f"{ATTRIBUTION_SET}/license"],
+        description="Attribution: each source of this generation with its license, rights holder, creator and "
+                    "record count. A record's own license is its `license` field in the records set.",
+        fields=[mlc.Field(id=f"{ATTRIBUTION_SET}/{name}", name=name, data_types=[_data_type(data_type)],
+                          description=description)
+                for name, (data_type, description) in ATTRIBUTION_FIELDS.items()],
+        data=rows,
+    )
 
 
 def build_croissant(
     name: str,
     description: str,
-    license: str,
+    license: str | Sequence[str],
     generation: int,
     shard_files: Sequence[ShardFile | Mapping[str, Any] | Sequence[Any]],
     records_fields: Mapping[str, str] | Sequence[str],
     *,
+    attribution: pd.DataFrame | None = None,
     url: str | None = None,
     date_published: str | None = None,
     creator: str | None = None,
@@ -119,85 +154,39 @@ def build_croissant(
     ``records_fields``: field name -> Croissant data type (``sc:Text``,
     ``sc:Integer``, ``sc:Float``, ``sc:Boolean``, ``sc:Date``) or a list of names
     (all ``sc:Text``); ``id`` is the record key and must be present.
-    ``version`` is ``<generation>.0.0``. ``extra`` keys are merged at the top
-    level (e.g. RAI properties) and may not replace the ones built here.
+    ``license``: the generation's licenses (each source's SPDX expression).
+    ``attribution``: ``[source, license, rights_holder, creator, records]``
+    (:func:`anchormix.publish.attribution.attribution_table`), written as the
+    ``attribution`` record set. ``version`` is ``<generation>.0.0``. ``extra``
+    keys are merged at the top level (e.g. RAI properties) and may not replace
+    the ones built here. Raises ValueError when mlcroissant reports an error.
     """
+    import mlcroissant as mlc
+
     shards = [_as_shard(s) for s in shard_files]
     if not shards:
         raise ValueError("a generation needs at least one shard")
     fields = dict(records_fields) if isinstance(records_fields, Mapping) else {f: "sc:Text" for f in records_fields}
     if "id" not in fields:
         raise ValueError("records_fields must include 'id' (the record key)")
-
-    distribution: list[dict[str, Any]] = [
-        {
-            "@type": "cr:FileObject",
-            "@id": shard.path,
-            "name": shard.path,
-            "description": "Parquet shard" + (f" with {shard.n_rows} records." if shard.n_rows is not None else "."),
-            "contentUrl": shard.path,
-            "encodingFormat": PARQUET,
-            "sha256": shard.sha256,
-        }
-        for shard in shards
-    ]
-    distribution.append(
-        {
-            "@type": "cr:FileSet",
-            "@id": FILESET_ID,
-            "name": FILESET_ID,
-            "description": f"All Parquet shards of generation {generation}; see each FileObject for its sha256.",
-            "encodingFormat": PARQUET,
-            "includes": f"{DATA_DIR}/*.parquet",
-        }
+    record_sets = [records_record_set(fields)]
+    if attribution is not None and len(attribution):
+        record_sets.append(attribution_record_set(attribution))
+    metadata = mlc.Metadata(
+        name=name, description=description, conforms_to=[CONFORMS_TO], version=f"{generation}.0.0",
+        license=[license] if isinstance(license, str) else list(license), keywords=list(keywords), url=url,
+        date_published=datetime.fromisoformat(date_published) if date_published else None, cite_as=cite_as,
+        creators=[mlc.Organization(name=creator)] if creator else [],
+        distribution=shard_distribution(shards, generation), record_sets=record_sets,
     )
-    record_fields = [
-        {
-            "@type": "cr:Field",
-            "@id": _field_id(field_name),
-            "name": field_name,
-            "description": FIELD_DESCRIPTIONS.get(field_name, f"Column {field_name}."),
-            "dataType": data_type,
-            "source": {"fileSet": {"@id": FILESET_ID}, "extract": {"column": field_name}},
-        }
-        for field_name, data_type in fields.items()
-    ]
-    doc: dict[str, Any] = {
-        "@context": dict(CONTEXT),
-        "@type": "sc:Dataset",
-        "name": name,
-        "description": description,
-        "conformsTo": CONFORMS_TO,
-        "license": license,
-        "version": f"{generation}.0.0",
-        "keywords": list(keywords),
-        "distribution": distribution,
-        "recordSet": [
-            {
-                "@type": "cr:RecordSet",
-                "@id": RECORD_SET,
-                "name": RECORD_SET,
-                "description": (
-                    "One row per published record, with its provenance class, source and content hash."
-                ),
-                "key": {"@id": _field_id("id")},
-                "field": record_fields,
-            }
-        ],
-    }
-    if url:
-        doc["url"] = url
-    if date_published:
-        doc["datePublished"] = date_published
-    if creator:
-        doc["creator"] = {"@type": "sc:Organization", "name": creator}
-    if cite_as:
-        doc["citeAs"] = cite_as
+    if metadata.issues.errors:
+        raise ValueError("mlcroissant rejects the metadata: " + "; ".join(sorted(metadata.issues.errors)))
+    doc = metadata.to_json()
     for key, value in (extra or {}).items():
         if key in doc:
             raise ValueError(f"extra key {key!r} would replace a built Croissant property")
         doc[key] = value
-    return doc
+    return json.loads(json.dumps(doc, default=str))
 
 
 class CroissantInvalid(ValueError):

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from anchormix.publish._render import fig_to_png, fmt, frame_table, md_table, new_figure
+from anchormix.publish.card_trust import license_section, verification_section
 from anchormix.publish.card_sections import probe_section, value_section
 from anchormix.publish.history import BASELINE_GENERATION, history_frame, render_history
 from anchormix.publish.layout import CROISSANT, DATA_DIR, MANIFEST, plot_path
@@ -182,6 +183,9 @@ def render_data_card(
     fingerprint: str | None = None,
     notes: Sequence[str] = (),
     diversity_tests: Sequence[Mapping[str, Any]] = (),
+    attribution: pd.DataFrame | None = None,
+    signing_key_id: str | None = None,
+    public_key_b64: str | None = None,
     value: Mapping[str, Any] | None = None,
     probes: Mapping[str, Any] | None = None,
 ) -> tuple[str, dict[str, bytes]]:
@@ -200,7 +204,10 @@ def render_data_card(
     beside healthy samples of the same size, clusters by name.
     ``gates``: optional verdicts, a ``[gate, passed, ...]`` frame or
     ``{gate: {"passed", "details"}}``. ``drop`` and ``fingerprint`` identify the
-    candidate in the card's header. ``value``: the stored value report of the
+    candidate in the card's header. ``attribution``
+    (:func:`anchormix.publish.attribution.attribution_table`) is the Licenses
+    section; ``signing_key_id`` names the key that signs the manifest (None:
+    the card says the generation is unsigned). ``value``: the stored value report of the
     human sources (:func:`anchormix.value.source_values`); ``probes``: the
     probe set's summary (path, records, per_cluster rows of cluster,
     cluster_label, records), None when there is none. The markdown links to
@@ -269,6 +276,7 @@ def render_data_card(
     out += ["## Sources", ""]
     source_cols = [c for c in ("source", "available", "selected", "cap", "why") if c in per_source.columns]
     out += [frame_table(per_source[source_cols]), "", f"![Records per source]({plot_path(SOURCES_PNG)})", ""]
+    out += license_section(attribution, policy)
     if value is not None:
         out += value_section(value)
 
@@ -311,4 +319,5 @@ def render_data_card(
         "",
     ]
     out += ["## Generation history", "", history_md, "", f"![Generation history]({plot_path(HISTORY_PNG)})", ""]
+    out += verification_section(signing_key_id, public_key_b64)
     return "\n".join(out), plots

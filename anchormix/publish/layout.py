@@ -9,6 +9,7 @@ PLOTS_DIR = "plots"
 MANIFEST = "manifest.json"
 CROISSANT = "croissant.json"
 CARD = "README.md"
+SIGNATURE = "signature.json"  # the ed25519 signature of manifest.json, beside it
 LATEST = "LATEST"
 RECORD_SET = "records"
 RECORD_FIELDS = ("id", "text", "source", "provenance_class", "content_hash", "drop", "url")

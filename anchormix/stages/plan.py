@@ -119,7 +119,15 @@ def _publish(ctx: StageContext):
     from anchormix.stages.publish import publish_drop
 
     s = ctx.settings
-    return publish_drop(ctx.con, ctx.drop, s.paths.published, group_readable=s.publish.group_readable)
+    return publish_drop(ctx.con, ctx.drop, s.paths.published, group_readable=s.publish.group_readable,
+                        registry=_registry_or_none(s.paths.registry), signer=s.publish.signer())
+
+
+def _registry_or_none(path):
+    """The registry, for attribution; a store curated without one still publishes (credits left empty)."""
+    from anchormix.provenance.registry import load_registry
+
+    return load_registry(path) if path.exists() else None
 
 
 def _n(summary: Any, *keys: str) -> int:

@@ -47,8 +47,17 @@ def _states_table(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFr
 
 
 def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path, dataset_name: str = "anchormix-mix",
-                 license: str = "mixed; see per-source licenses", group_readable: bool = True) -> dict:
-    """Publish the gated candidate of ``drop`` as the next generation (idempotent per fingerprint)."""
+                 license: str | list[str] | None = None, group_readable: bool = True, registry=None,
+                 signer=None) -> dict:
+    """Publish the gated candidate of ``drop`` as the next generation (idempotent per fingerprint).
+
+    ``license`` (default: each source's SPDX license) is Croissant's dataset
+    license. ``registry`` (:class:`~anchormix.provenance.registry.Registry`)
+    credits each source's rights holder and creator in the attribution table;
+    ``signer`` (:class:`~anchormix.publish.signing.Signer`, ``[publish]
+    signing_key``) signs the manifest, and the card names its key id.
+    """
+    from anchormix.publish.attribution import attribution_table
     from anchormix.publish.atomic import next_generation, publish_generation
     from anchormix.publish.datacard import render_data_card
 
@@ -81,6 +90,7 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
     status = gate_status(con, fp)
     gates = pd.DataFrame([{"gate": g, "passed": v["passed"]} for g, v in status.items()])
     states_for_card = states.rename(columns={"detail": "reason", "n": "count"})
+    attribution = attribution_table(records, registry)
     card_md, plots = render_data_card(
         generation=generation, terminal_counts=states_for_card, shares=report.get("shares", {}),
         per_source=per_source, metrics=report.get("diversity", {}), metrics_history=history,
@@ -88,11 +98,13 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
         name=dataset_name, n_records=len(records), gates=gates,
         drop=drop, fingerprint=fp,
         diversity_tests=(report.get("diversity_verdict") or {}).get("rows", []),
+        attribution=attribution, signing_key_id=signer.key_id if signer else None,
+        public_key_b64=signer.public_key_b64 if signer else None,
         value=report.get("value"), probes=probe_card_summary(probes, report.get("probes")),
     )
     manifest = {
         "name": dataset_name, "generation": generation, "drop": drop, "fingerprint": fp,
-        "policy": candidate["policy"], "thresholds": candidate["thresholds"], "license": license,
+        "policy": candidate["policy"], "thresholds": candidate["thresholds"],
         "shares": report.get("shares", {}), "diversity": report.get("diversity", {}),
         "terminal_states": states.to_dict(orient="records"),
     }
@@ -100,6 +112,7 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
         manifest["probe_baseline"] = (report.get("probes") or {}).get("baseline_id")
     path = publish_generation(published_root, generation, records, manifest=manifest, card_markdown=card_md,
                               plots=plots, name=dataset_name, license=license, group_readable=group_readable,
+                              attribution=attribution, signer=signer,
                               probes=probes if len(probes) else None)
     commit_publication(con, generation, fp, drop, path, records["id"].tolist())
     return {"generation": generation, "path": str(path), "fingerprint": fp, "n_records": len(records),

@@ -22,6 +22,8 @@ def _make_records(n: int, start: int = 0) -> pd.DataFrame:
             "content_hash": [hashlib.sha256(t.encode()).hexdigest() for t in texts],
             "drop": "2026-11-02",
             "url": [f"https://example.invalid/record/{i}" for i in range(start, start + n)],
+            "license": [("CC-BY-4.0", "MIT OR Apache-2.0", "LicenseRef-test-terms")[i % 3]
+                        for i in range(start, start + n)],
         }
     )
 

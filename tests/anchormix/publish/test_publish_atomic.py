@@ -59,6 +59,7 @@ def test_publish_writes_a_complete_generation(tmp_path, make_records):
         "content_hash": records.loc[0, "content_hash"],
         "source": records.loc[0, "source"],
         "provenance_class": records.loc[0, "provenance_class"],
+        "license": records.loc[0, "license"],
     }
     assert [s["n_rows"] for s in manifest["shards"]] == [5, 5, 2]
     assert (gen_dir / "README.md").read_text().startswith("# generation 1")

@@ -35,7 +35,36 @@ def test_published_croissant_validates_and_iterates_records(tmp_path, make_recor
     }
     want = {r.id: (r.provenance_class, r.content_hash) for r in records.itertuples()}
     assert got == want
-    assert set(k.split("/", 1)[1] for k in rows[0]) == set(RECORD_FIELDS)
+    assert set(k.split("/", 1)[1] for k in rows[0]) == set(RECORD_FIELDS) | {"license"}
+    assert {r["records/id"].decode(): r["records/license"].decode() for r in rows} == dict(
+        zip(records["id"], records["license"]))
+    assert sorted(doc["license"]) == sorted(set(records["license"]))  # each source's SPDX license, not "mixed"
+
+
+def test_attribution_record_set_loads_and_reads_with_mlcroissant(tmp_path, make_records):
+    from anchormix.provenance.registry import Registry
+    from anchormix.publish.attribution import attribution_table
+
+    records = make_records(10)
+    registry = Registry.model_validate({"sources": {
+        "source-0": {"kind": "licensed_human_archive", "license": "CC-BY-4.0", "trust_tier": "high",
+                     "rights_holder": "Holder Zero", "creator": "Zero contributors"},
+        "source-1": {"kind": "web_crawl", "license": "MIT OR Apache-2.0", "trust_tier": "medium"},
+    }})
+    table = attribution_table(records, registry)
+    gen_dir = publish_generation(tmp_path, 1, records, manifest={}, card_markdown="# card", attribution=table)
+
+    ds = mlc.Dataset(jsonld=str(gen_dir / "croissant.json"))
+    rows = {r["attribution/source"]: r for r in ds.records(record_set="attribution")}
+    assert set(rows) == {"source-0", "source-1", "source-2"}
+    assert rows["source-0"]["attribution/license"] == "CC-BY-4.0"
+    assert rows["source-0"]["attribution/rights_holder"] == "Holder Zero"
+    assert rows["source-0"]["attribution/creator"] == "Zero contributors"
+    assert rows["source-2"]["attribution/rights_holder"] == ""  # not registered: nothing to credit but the license
+    assert {s: int(r["attribution/records"]) for s, r in rows.items()} == records["source"].value_counts().to_dict()
+    manifest = json.loads((gen_dir / "manifest.json").read_text())
+    assert manifest["attribution"] == table.to_dict(orient="records")
+    assert {r["id"]: r["license"] for r in manifest["records"]} == dict(zip(records["id"], records["license"]))
 
 
 def test_shard_hashes_match_files(tmp_path, make_records):

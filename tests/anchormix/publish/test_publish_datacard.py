@@ -114,3 +114,25 @@ def test_card_accepts_store_shapes_for_states_and_gates():
     assert "Drop `2026-11-02`, candidate `fp-ABC`." in markdown
     assert "| filtered | too_short | 5 |" in markdown
     assert '| provenance_ratios | True | {"human_share": 0.6} |' in markdown
+
+
+def test_card_has_the_attribution_table_and_names_the_signing_key(make_records):
+    from anchormix.provenance.registry import Registry
+    from anchormix.publish.attribution import attribution_table
+
+    records = make_records(9)
+    registry = Registry.model_validate({"sources": {
+        "source-0": {"kind": "licensed_human_archive", "license": "CC-BY-4.0", "trust_tier": "high",
+                     "rights_holder": "Holder Zero", "creator": "Zero contributors"}}})
+    inputs = card_inputs()
+    inputs["policy"] = {**inputs["policy"], "denied_licenses": ["CC-BY-NC*"]}
+    markdown, _ = render_data_card(**inputs, attribution=attribution_table(records, registry),
+                                   signing_key_id="publisher-2026", public_key_b64="AAAA")
+    assert "## Licenses" in markdown
+    assert "| source | license | rights holder | creator | records |" in markdown
+    assert "| source-0 | `CC-BY-4.0` | Holder Zero | Zero contributors | 3 |" in markdown
+    assert "| source-1 | `MIT OR Apache-2.0` | — | — | 3 |" in markdown
+    assert "License policy (gate `gx_licenses`): denied: `CC-BY-NC*`." in markdown
+    assert "## Verifying this generation" in markdown and "key **`publisher-2026`**" in markdown
+    unsigned, _ = render_data_card(**card_inputs())
+    assert "This generation is **not signed**" in unsigned
