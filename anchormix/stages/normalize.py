@@ -1,19 +1,30 @@
-"""Normalize a drop's raw records into the ``normalized`` table."""
+"""Normalize a drop's raw records into the ``normalized`` table (a per-record transform)."""
 
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 from anchormix.normalize import content_hash, normalize_text
-from anchormix.store_writes import replace_drop_rows
+from anchormix.stages.record_batches import RecordTransform, run_local
+
+SCHEMA = pa.schema([("id", pa.string()), ("norm_text", pa.string()), ("content_hash", pa.string()),
+                    ("n_chars", pa.int32()), ("n_words", pa.int32())])
+
+
+def normalize_batch(batch: pa.RecordBatch, settings=None) -> pa.RecordBatch:
+    """``(id, text)`` rows -> normalized text, its content hash, characters and words."""
+    norms = [normalize_text(text) for text in batch.column("text").to_pylist()]
+    return pa.RecordBatch.from_arrays(
+        [batch.column("id"), pa.array(norms, pa.string()), pa.array([content_hash(n) for n in norms], pa.string()),
+         pa.array([len(n) for n in norms], pa.int32()), pa.array([len(n.split()) for n in norms], pa.int32())],
+        schema=SCHEMA)
+
+
+NORMALIZE = RecordTransform("normalize", "SELECT id, text FROM raw_records WHERE drop = ? ORDER BY seq",
+                            "normalized", SCHEMA, normalize_batch)
 
 
 def normalize_drop(con: duckdb.DuckDBPyConnection, drop: str) -> int:
     """(Re)build the normalized rows of ``drop``; returns how many there are."""
-    raw = con.execute("SELECT id, text FROM raw_records WHERE drop = ? ORDER BY seq", [drop]).fetchnumpy()
-    norms = [normalize_text(text) for text in raw["text"]]
-    return replace_drop_rows(con, "normalized", drop, {
-        "id": raw["id"].tolist(), "drop": [drop] * len(norms), "norm_text": norms,
-        "content_hash": [content_hash(n) for n in norms], "n_chars": [len(n) for n in norms],
-        "n_words": [len(n.split()) for n in norms],
-    })
+    return run_local(con, NORMALIZE, drop).num_rows

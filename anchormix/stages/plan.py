@@ -46,6 +46,18 @@ class Stage:
     run: Callable[[StageContext], Any]
     rows: Callable[[Any], tuple[int, int]]
     description: str = ""
+    # "module:NAME" of the stage's RecordTransform, for per-record stages that are one pure batch transform
+    # (an engine other than the local loop runs that); imported on demand so the plan stays light.
+    transform: str = ""
+
+    def record_transform(self):
+        """The stage's :class:`~anchormix.stages.record_batches.RecordTransform`, or None."""
+        if not self.transform:
+            return None
+        import importlib
+
+        module, _, name = self.transform.partition(":")
+        return getattr(importlib.import_module(module), name)
 
 
 def _ingest(ctx: StageContext):
@@ -143,7 +155,7 @@ NIGHTLY: tuple[Stage, ...] = (
                                                     "retracted_records"), _ingest,
           lambda s: (s.loaded + s.quarantined, s.loaded), "read the drop's files; quarantine bad rows"),
     Stage("normalized", "per_record", ("raw_records",), ("normalized",), _normalize,
-          lambda n: (n, n), "Unicode and whitespace normalization, content hash"),
+          lambda n: (n, n), "Unicode and whitespace normalization, content hash", "anchormix.stages.normalize:NORMALIZE"),
     Stage("deduplicated", "global", ("normalized", "minhash_signatures", "minhash_bands"),
           ("dedup", "minhash_signatures", "minhash_bands"), _dedup,
           lambda s: (_n(s, "records"), _n(s, "unique")), "exact (hash join) and MinHash LSH (band-key join)"),
@@ -154,7 +166,7 @@ NIGHTLY: tuple[Stage, ...] = (
           lambda s: (_n(s, "records", "labelled"), _n(s, "records", "labelled")),
           "signatures, registry and detector evidence; a class per record"),
     Stage("quality", "per_record", ("normalized", "dedup", "raw_records"), ("quality",), _quality,
-          lambda s: (_n(s, "scored"), _n(s, "passed")), "heuristic quality rules"),
+          lambda s: (_n(s, "scored"), _n(s, "passed")), "heuristic quality rules", "anchormix.stages.quality:QUALITY"),
     Stage("semantic_dedup", "global", ("dedup", "embedding_cache", "semantic index"), ("dedup", "semantic index"),
           _semantic, lambda s: (_n(s, "new"), _n(s, "new") - _n(s, "duplicates")),
           "cosine >= tau against the persisted index of accepted vectors"),

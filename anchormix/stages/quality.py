@@ -1,28 +1,38 @@
-"""Score the quality of a drop's unique records."""
+"""Score the quality of a drop's unique records (a per-record transform)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import duckdb
+import pyarrow as pa
 
 from anchormix.quality import QualitySettings, assess
-from anchormix.store_writes import replace_drop_rows
+from anchormix.stages.record_batches import RecordTransform, run_local
+
+SCHEMA = pa.schema([("id", pa.string()), ("score", pa.float64()), ("passed", pa.bool_()), ("reasons", pa.string())])
+
+
+def quality_batch(batch: pa.RecordBatch, settings: QualitySettings) -> pa.RecordBatch:
+    """``(id, norm_text, metadata)`` rows -> score, pass and the failed rules (``;``-joined)."""
+    results = [assess(text, settings, metadata) for text, metadata in
+               zip(batch.column("norm_text").to_pylist(), batch.column("metadata").to_pylist())]
+    return pa.RecordBatch.from_arrays(
+        [batch.column("id"), pa.array([r.score for r in results], pa.float64()),
+         pa.array([r.passed for r in results], pa.bool_()), pa.array([";".join(r.reasons) for r in results])],
+        schema=SCHEMA)
+
+
+QUALITY = RecordTransform(
+    "quality", "SELECT n.id, n.norm_text, r.metadata FROM normalized n JOIN dedup d USING (id) "
+    "LEFT JOIN raw_records r USING (id) WHERE n.drop = ? AND d.status = 'unique' ORDER BY n.id",
+    "quality", SCHEMA, quality_batch)
 
 
 def quality_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: QualitySettings) -> dict:
     """(Re)build the ``quality`` rows of ``drop``; returns pass count and failure reasons."""
-    rows = con.execute(
-        "SELECT n.id, n.norm_text, r.metadata FROM normalized n JOIN dedup d USING (id) "
-        "LEFT JOIN raw_records r USING (id) WHERE n.drop = ? AND d.status = 'unique'",
-        [drop],
-    ).fetchall()
-    out, reasons = [], {}
-    for record_id, text, metadata in rows:
-        result = assess(text, settings, metadata)
-        out.append((record_id, drop, result.score, result.passed, ";".join(result.reasons)))
-        for reason in result.reasons:
-            key = reason.split("(", 1)[0]
-            reasons[key] = reasons.get(key, 0) + 1
-    replace_drop_rows(con, "quality", drop, {name: [row[i] for row in out] for i, name in
-                                             enumerate(("id", "drop", "score", "passed", "reasons"))})
-    passed = sum(1 for row in out if row[3])
-    return {"scored": len(out), "passed": passed, "failed": len(out) - passed, "reasons": reasons}
+    out = run_local(con, QUALITY, drop, settings)
+    reasons = Counter(r.split("(", 1)[0] for joined in out.column("reasons").to_pylist() if joined
+                      for r in joined.split(";"))
+    passed = sum(out.column("passed").to_pylist())
+    return {"scored": out.num_rows, "passed": passed, "failed": out.num_rows - passed, "reasons": dict(reasons)}

@@ -50,3 +50,14 @@ def test_progress_lines_are_rate_limited(caplog):
         progress.update(100)  # the end is the stage's own summary line, not a progress line
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "50/100 (50%)" in lines[0]
+
+
+def test_pure_per_record_stages_name_their_batch_transform():
+    from anchormix.stages.record_batches import RecordTransform
+
+    with_transform = {s.name: s.record_transform() for s in NIGHTLY if s.transform}
+    assert set(with_transform) == {"normalized", "quality"}
+    for name, transform in with_transform.items():
+        assert isinstance(transform, RecordTransform) and stage(name).kind == "per_record"
+        assert transform.table in stage(name).writes
+    assert stage("provenance").record_transform() is None
