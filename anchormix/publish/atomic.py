@@ -345,16 +345,10 @@ def publish_generation(
             shard_files=shards,
             records_fields=fields,
             attribution=attribution,
+            probes=probe_set.croissant_entry(tmp, probe_entry, _croissant_type) if probe_entry else None,
             date_published=now,
             cite_as=f"@misc{{{name.replace('-', '_')}_gen{generation}, title={{{name}, generation {generation}}}}}",
         )
-        if probe_entry is not None:
-            # The probe record set, added beside the records set (its own function in probe_set.py).
-            probe_schema = pq.read_schema(tmp / probe_entry["path"])
-            file_object, record_set = probe_set.croissant_probe_parts(
-                probe_entry, {f.name: _croissant_type(f.type) for f in probe_schema})
-            croissant_doc["distribution"].append(file_object)
-            croissant_doc["recordSet"].append(record_set)
         _write_bytes(tmp / CROISSANT, json.dumps(croissant_doc, indent=1).encode("utf-8"))
         _write_bytes(tmp / CARD, card_markdown.encode("utf-8"))
         if plot_files:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from anchormix.publish.layout import DATA_DIR, RECORD_SET
+from anchormix.publish.layout import DATA_DIR, PROBE_RECORD_SET, RECORD_SET
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 PARQUET = "application/x-parquet"
@@ -51,7 +51,10 @@ FIELD_DESCRIPTIONS = {
     "drop": "Nightly drop (YYYY-MM-DD) the record arrived in.",
     "url": "URL the record was fetched from.",
     "license": "SPDX license expression of the record (its source's, from the registry).",
+    "cluster": "Rare cluster of the pinned human baseline the probe record belongs to.",
+    "cluster_label": "That cluster's distinctive terms (c-TF-IDF over the baseline's texts).",
 }
+PROBE_FILE_ID = "tail-probes-file"
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,34 @@ def attribution_record_set(attribution: pd.DataFrame):
     )
 
 
+def probe_distribution(path: str, sha256: str, n_records: int):
+    """The tail probe file (``probes/probes.parquet``) as a ``FileObject`` with its sha256."""
+    import mlcroissant as mlc
+
+    return mlc.FileObject(
+        id=PROBE_FILE_ID, name=PROBE_FILE_ID, content_url=path, encoding_formats=[PARQUET], sha256=sha256,
+        description=f"Tail probe set: {n_records} held-out human records of the rare baseline clusters; never in "
+                    "the training shards.",
+    )
+
+
+def probe_record_set(fields: Mapping[str, str]):
+    """The ``tail_probes`` set: held-out human records of the rare baseline clusters, keyed by ``id``."""
+    import mlcroissant as mlc
+
+    return mlc.RecordSet(
+        id=PROBE_RECORD_SET, name=PROBE_RECORD_SET, key=[f"{PROBE_RECORD_SET}/id"],
+        description="Held-out human records of the pinned baseline's rare clusters, with their cluster and label, "
+                    "for measuring a model's tail retention from one generation to the next. Never train on them.",
+        fields=[
+            mlc.Field(id=f"{PROBE_RECORD_SET}/{name}", name=name, data_types=[_data_type(data_type)],
+                      description=FIELD_DESCRIPTIONS.get(name, f"Column {name}."),
+                      source=mlc.Source(file_object=PROBE_FILE_ID, extract=mlc.Extract(column=name)))
+            for name, data_type in fields.items()
+        ],
+    )
+
+
 def build_croissant(
     name: str,
     description: str,
@@ -140,6 +171,7 @@ def build_croissant(
     records_fields: Mapping[str, str] | Sequence[str],
     *,
     attribution: pd.DataFrame | None = None,
+    probes: Mapping[str, Any] | None = None,
     url: str | None = None,
     date_published: str | None = None,
     creator: str | None = None,
@@ -157,7 +189,9 @@ def build_croissant(
     ``license``: the generation's licenses (each source's SPDX expression).
     ``attribution``: ``[source, license, rights_holder, creator, records]``
     (:func:`anchormix.publish.attribution.attribution_table`), written as the
-    ``attribution`` record set. ``version`` is ``<generation>.0.0``. ``extra``
+    ``attribution`` record set. ``probes``: the tail probe file's ``path``,
+    ``sha256``, ``n_records`` and ``fields`` (name -> data type), written as
+    its ``FileObject`` and the ``tail_probes`` record set. ``version`` is ``<generation>.0.0``. ``extra``
     keys are merged at the top level (e.g. RAI properties) and may not replace
     the ones built here. Raises ValueError when mlcroissant reports an error.
     """
@@ -172,12 +206,16 @@ def build_croissant(
     record_sets = [records_record_set(fields)]
     if attribution is not None and len(attribution):
         record_sets.append(attribution_record_set(attribution))
+    distribution = shard_distribution(shards, generation)
+    if probes:
+        distribution.append(probe_distribution(probes["path"], probes["sha256"], probes["n_records"]))
+        record_sets.append(probe_record_set(probes["fields"]))
     metadata = mlc.Metadata(
         name=name, description=description, conforms_to=[CONFORMS_TO], version=f"{generation}.0.0",
         license=[license] if isinstance(license, str) else list(license), keywords=list(keywords), url=url,
         date_published=datetime.fromisoformat(date_published) if date_published else None, cite_as=cite_as,
         creators=[mlc.Organization(name=creator)] if creator else [],
-        distribution=shard_distribution(shards, generation), record_sets=record_sets,
+        distribution=distribution, record_sets=record_sets,
     )
     if metadata.issues.errors:
         raise ValueError("mlcroissant rejects the metadata: " + "; ".join(sorted(metadata.issues.errors)))

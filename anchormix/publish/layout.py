@@ -16,7 +16,7 @@ RECORD_FIELDS = ("id", "text", "source", "provenance_class", "content_hash", "dr
 # The tail probe set (anchormix/publish/probe_set.py): held-out human records of the rare baseline clusters.
 PROBES = "probes/probes.parquet"
 PROBE_RECORD_SET = "tail_probes"
-PROBE_FIELDS = RECORD_FIELDS + ("cluster", "cluster_label")
+PROBE_FIELDS = RECORD_FIELDS + ("license", "cluster", "cluster_label")
 
 _GEN_DIR = re.compile(r"^gen-(\d{6,})$")
 

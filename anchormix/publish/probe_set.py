@@ -1,7 +1,8 @@
-"""The tail probe set inside a published generation: its file, manifest entry, Croissant record set and check.
+"""The tail probe set inside a published generation: its file, its manifest entry and the leak check.
 
 ``probes/probes.parquet`` holds the held-out human records of the rare
-baseline clusters (:mod:`anchormix.probes`) with their cluster and label. The
+baseline clusters (:mod:`anchormix.probes`) with their license, cluster and
+label; :func:`anchormix.publish.croissant.probe_record_set` describes it. The
 publisher refuses a generation whose shards hold any probe id or content
 hash: a probe a model trained on measures nothing.
 """
@@ -16,13 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from anchormix.fileio import file_sha256
-from anchormix.publish.layout import PROBE_FIELDS, PROBE_RECORD_SET, PROBES
-
-PROBES_FILE_ID = "tail-probes-file"
-FIELD_DESCRIPTIONS = {
-    "cluster": "Rare cluster of the pinned human baseline the record belongs to.",
-    "cluster_label": "That cluster's distinctive terms (c-TF-IDF over the baseline's texts).",
-}
+from anchormix.publish.layout import PROBE_FIELDS, PROBES
 
 
 class ProbeLeak(RuntimeError):
@@ -71,30 +66,9 @@ def verify_probe_set(directory: Path, entry: dict[str, Any], shard_ids: set, sha
         raise ProbeLeak(f"{len(leaked)} probe ids or content hashes are also in the training shards, e.g. {leaked[:3]}")
 
 
-def croissant_probe_parts(entry: dict[str, Any], fields: dict[str, str]) -> tuple[dict, dict]:
-    """The probe file's Croissant ``FileObject`` and its ``tail_probes`` ``RecordSet`` (JSON-LD dicts).
-
-    ``fields``: column -> Croissant data type, as for the records set.
-    """
-    from anchormix.publish.croissant import FIELD_DESCRIPTIONS as RECORD_FIELD_DESCRIPTIONS
-    from anchormix.publish.croissant import PARQUET
-
-    file_object = {
-        "@type": "cr:FileObject", "@id": PROBES_FILE_ID, "name": PROBES_FILE_ID,
-        "description": f"Tail probe set: {entry['n_records']} held-out human records of the rare baseline clusters; "
-                       "never in the training shards.",
-        "contentUrl": entry["path"], "encodingFormat": PARQUET, "sha256": entry["sha256"],
-    }
-    descriptions = {**RECORD_FIELD_DESCRIPTIONS, **FIELD_DESCRIPTIONS}
-    record_set = {
-        "@type": "cr:RecordSet", "@id": PROBE_RECORD_SET, "name": PROBE_RECORD_SET,
-        "description": ("Held-out human records of the pinned baseline's rare clusters, with their cluster and label, "
-                        "for measuring a model's tail retention from one generation to the next. Never train on them."),
-        "key": {"@id": f"{PROBE_RECORD_SET}/id"},
-        "field": [{
-            "@type": "cr:Field", "@id": f"{PROBE_RECORD_SET}/{name}", "name": name,
-            "description": descriptions.get(name, f"Column {name}."), "dataType": data_type,
-            "source": {"fileObject": {"@id": PROBES_FILE_ID}, "extract": {"column": name}},
-        } for name, data_type in fields.items()],
-    }
-    return file_object, record_set
+def croissant_entry(directory: Path, entry: dict[str, Any], croissant_type) -> dict[str, Any]:
+    """What :func:`anchormix.publish.croissant.build_croissant` needs of the probe file: path, sha256, records,
+    and each column's Croissant type (``croissant_type(arrow_type)``)."""
+    schema = pq.read_schema(Path(directory) / entry["path"])
+    return {"path": entry["path"], "sha256": entry["sha256"], "n_records": entry["n_records"],
+            "fields": {f.name: croissant_type(f.type) for f in schema}}

@@ -20,6 +20,11 @@ from anchormix.stages.states import terminal_states
 from anchormix.store import watermark
 from anchormix.store_writes import insert_rows, transaction
 
+# A record's license: its source's, as registered when the record was labelled (see candidate_frame).
+LICENSE_SQL = """coalesce((SELECT nullif(max(regexp_extract(e.value, '^[^/]*/(.*)/[^/]*$', 1)), '') FROM evidence e
+                         WHERE e.id = r.id AND e.signal = 'registry' AND e.verdict = 'registered'),
+                        'NOASSERTION')"""
+
 
 def _jsonable(value):
     if is_dataclass(value):
@@ -92,7 +97,7 @@ def probe_frame(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFram
     return con.execute(
         """
         SELECT r.id, n.norm_text AS text, r.source, p.class AS provenance_class, n.content_hash, r.drop, r.url,
-               cp.cluster, cp.label AS cluster_label
+               """ + LICENSE_SQL + """ AS license, cp.cluster, cp.label AS cluster_label
         FROM candidate_probes cp JOIN raw_records r USING (id) JOIN normalized n USING (id)
         LEFT JOIN provenance p USING (id)
         WHERE cp.fingerprint = ? ORDER BY cp.cluster, r.id
@@ -319,9 +324,7 @@ def candidate_frame(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.Data
         """
         SELECT r.id, n.norm_text AS text, r.source, p.class AS provenance_class, n.content_hash, r.drop, r.url,
                (SELECT count(*) FROM evidence e WHERE e.id = r.id) AS n_evidence, c.reason AS selection_reason,
-               coalesce((SELECT nullif(max(regexp_extract(e.value, '^[^/]*/(.*)/[^/]*$', 1)), '') FROM evidence e
-                         WHERE e.id = r.id AND e.signal = 'registry' AND e.verdict = 'registered'),
-                        'NOASSERTION') AS license
+               """ + LICENSE_SQL + """ AS license
         FROM candidate_records c JOIN raw_records r USING (id) JOIN normalized n USING (id)
         LEFT JOIN provenance p USING (id)
         WHERE c.fingerprint = ? ORDER BY r.id

@@ -19,7 +19,7 @@ def _probes(n: int = 3) -> pd.DataFrame:
     return pd.DataFrame({
         "id": [f"probe-{i}" for i in range(n)], "text": texts, "source": "python-stdlib",
         "provenance_class": "human_verified", "content_hash": [hashlib.sha256(t.encode()).hexdigest() for t in texts],
-        "drop": "2026-11-02", "url": [f"https://docs.python.org/{i}" for i in range(n)],
+        "drop": "2026-11-02", "url": [f"https://docs.python.org/{i}" for i in range(n)], "license": "PSF-2.0",
         "cluster": [7, 7, 11][:n], "cluster_label": ["json · encoder · decode"] * 2 + ["wrap · lines · width"],
     })
 
