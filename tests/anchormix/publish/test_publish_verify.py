@@ -95,3 +95,16 @@ def test_cli_exit_code_and_generation_names(generation, signer, capsys):
     assert cli_main(["verify", str(generation), "--public-key", signer.public_key_b64]) == 1
     out = capsys.readouterr().out
     assert "FAIL  README.md: sha256 differs" in out and "NOT VERIFIED" in out
+
+
+def test_readme_documents_licenses_and_verification_and_their_settings():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert "\n## Licenses\n" in readme and "\n## Verifying a generation\n" in readme
+    table = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| `[")}
+    for key in ("signing_key", "key_id", "public_key"):
+        assert f"`{key}`" in table["`[publish]`"], key
+    for key in ("allowed_licenses", "denied_licenses"):
+        assert f"`{key}`" in table["`[mix]`"], key
+    assert "anchormix verify" in readme and "gx_licenses" in readme
