@@ -20,9 +20,10 @@ candidate (:mod:`anchormix.diversity_gate`):
 
 All (source, metric) p-values form one family, held to ``[value] alpha`` by
 Holm's step-down, so among many sources none is called valuable by noise.
-Beside the tests, each source's rare clusters: those it alone provides in the
-mix (*sole*), or provides the most of, with at least ``main_share`` of their
-records (*main*), named by their terms.
+Beside the tests, each source's rare clusters: those whose human records in
+the mix are all its own (*sole*), or mostly, at least ``main_share`` of them
+(*main*), named by their terms. Synthetic records that fill a rare cluster do
+not count: they are what a buyer of human data wants to do without.
 """
 
 from __future__ import annotations
@@ -52,14 +53,14 @@ class ValueSettings(Section):
     chance (Holm over every source and metric). ``null_draws`` (100): random
     removals per removal size; each costs one d×d eigenproblem, and the fitted
     normal tail of :func:`~anchormix.healthy_null.null_p_value` resolves p
-    below 1/draws. ``main_share`` (0.5): the share of a rare cluster's mix
-    records that makes the largest provider its *main* one.
+    below 1/draws. ``main_share`` (0.5): the share of a rare cluster's human
+    records in the mix that makes the largest provider its *main* one.
     ``seed`` (0): seed of the random removals.
     """
 
     alpha: Float = Field(0.05, gt=0.0, lt=0.5, description="Family-wise rate of calling a source valuable by chance")
     null_draws: Int = Field(100, ge=20, le=100_000, description="Random removals of as many human records per size")
-    main_share: Fraction = Field(0.5, description="Share of a rare cluster's mix records that makes a main provider")
+    main_share: Fraction = Field(0.5, description="Share of a rare cluster's human records that makes a main provider")
     seed: Int = Field(0, ge=0, description="Seed of the random removals")
 
 
@@ -99,10 +100,11 @@ class SourceValue:
 
     @property
     def verdict(self) -> str:
-        """``valuable`` (some loss beats random removal), ``replaceable``, or why it was not judged."""
+        """``valuable`` (some loss beats random removal); ``typical`` (no loss beyond what as many random human
+        records cost: its records are worth their number, no more); or why it was not judged."""
         if self.note:
             return f"not judged: {self.note}"
-        return "valuable" if self.significant else "replaceable"
+        return "valuable" if self.significant else "typical"
 
     def test(self, metric: str) -> ValueTest | None:
         """The test of ``metric``, if run."""
@@ -231,10 +233,10 @@ def source_values(vectors: np.ndarray, labels: Sequence[int], sources: Sequence[
     for source in sorted(set(sources[human_rows])):
         rows = np.flatnonzero(is_human & (sources == source))
         value = SourceValue(source, len(rows), len(rows) / n)
-        value.sole_clusters, value.main_clusters = _provided_clusters(source, labels, sources, tail, s.main_share,
-                                                                     clusters)
+        value.sole_clusters, value.main_clusters = _provided_clusters(
+            source, labels[is_human], sources[is_human], tail, s.main_share, clusters)
         if len(rows) == len(human_rows):
-            value.note = "the only human source: nothing to compare its removal with"
+            value.note = "the only human source in the mix"
         elif n - len(rows) < 2:
             value.note = "too few records would be left"
         else:
@@ -264,7 +266,8 @@ def source_values(vectors: np.ndarray, labels: Sequence[int], sources: Sequence[
 
 def _provided_clusters(source: str, labels: np.ndarray, sources: np.ndarray, tail: np.ndarray, main_share: float,
                        clusters: list[dict] | None) -> tuple[list[str], list[str]]:
-    """The rare clusters ``source`` alone provides in the mix, and those it provides most of (>= main_share)."""
+    """The rare clusters ``source`` alone provides, and those it provides most of (>= main_share), among the
+    records given (the mix's human records)."""
     sole, main = [], []
     for c in tail:
         members = sources[labels == c]

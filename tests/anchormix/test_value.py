@@ -63,7 +63,7 @@ def test_a_small_source_of_common_clusters_is_not_called_valuable_by_noise():
     report = source_values(vectors, labels, sources, groups, hist, tail_clusters(hist, 0.05),
                            ValueSettings(null_draws=60), rule=TailRule(tail_mass=0.05), clusters=CLUSTERS)
     small = next(s for s in report.sources if s.source == "small-common")
-    assert small.verdict == "replaceable"
+    assert small.verdict == "typical"
     assert small.records == 5 and small.sole_clusters == [] and small.main_clusters == []
     # Its Vendi loss lies within the spread of random removals of five human records.
     vendi = small.test("vendi")
