@@ -93,12 +93,23 @@ def test_night_one_publishes_with_every_gate_passed(history):
     result = history["first"]
     assert result.success
     assert set(_checks(result).values()) == {True}
-    assert len(_checks(result)) == 5
+    from anchormix.gates import REQUIRED_GATES
+
+    assert set(_checks(result)) == set(REQUIRED_GATES)
     meta = _meta(result, "curated_mix")
     assert meta["generation"] == 1
     published = history["settings"].paths.published
     assert (published / "gen-000001" / "croissant.json").exists()
     assert (published / "gen-000001" / "manifest.json").exists()
+    # Signed with the demo publisher key that demo setup made, and every record carries its license.
+    from anchormix.publish.verify import verify_generation
+
+    publish = history["settings"].publish
+    report = verify_generation(published / "gen-000001", publish.verify_key())
+    assert report.ok and report.key_id == publish.key_id == "anchormix-demo-publisher", report.problems
+    manifest = json.loads((published / "gen-000001" / "manifest.json").read_text())
+    assert all(r["license"] for r in manifest["records"])
+    assert {a["source"] for a in manifest["attribution"]} == {r["source"] for r in manifest["records"]}
 
 
 def test_records_in_equal_the_sum_of_terminal_states(history):
