@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, Failure, FreshnessPolicy, Materialize
 from dagster_duckdb import DuckDBResource
 
 from anchormix.errors import PublishRefused
-from assets._meta import schema
+from assets._meta import md_table, schema
 from assets._stage import stage_asset, staged
 
 
@@ -25,7 +25,7 @@ from assets._stage import stage_asset, staged
     metadata={"dagster/column_schema": schema([
         ("id", "string", ""), ("text", "string", ""), ("source", "string", ""),
         ("provenance_class", "string", ""), ("content_hash", "string", "sha256"), ("drop", "string", ""),
-        ("url", "string", ""),
+        ("url", "string", ""), ("license", "string", "SPDX expression of the record's source"),
     ])},
 )
 def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
@@ -48,6 +48,9 @@ def curated_mix(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
         metadata["data_card"] = MetadataValue.md(result["card"])
         metadata["data_card_file"] = MetadataValue.path(str(Path(result["path"]) / "README.md"))
         metadata["croissant"] = MetadataValue.path(str(Path(result["path"]) / "croissant.json"))
+        # Who signed it (`anchormix verify` checks it) and under which licenses, one row per source.
+        metadata["signed_by"] = result.get("signed_by") or "unsigned"
+        metadata["attribution"] = md_table(result["attribution"])
         for plot in sorted((Path(result["path"]) / "plots").glob("*.png")):
             metadata[f"plot_{plot.stem}"] = MetadataValue.path(str(plot))
     return MaterializeResult(metadata=metadata)

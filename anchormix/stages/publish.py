@@ -117,7 +117,8 @@ def publish_drop(con: duckdb.DuckDBPyConnection, drop: str, published_root: Path
     commit_publication(con, generation, fp, drop, path, records["id"].tolist())
     return {"generation": generation, "path": str(path), "fingerprint": fp, "n_records": len(records),
             "card": card_md, "already_published": False,
-            "probes": str(Path(path) / PROBES) if len(probes) else None, "n_probes": len(probes)}
+            "probes": str(Path(path) / PROBES) if len(probes) else None, "n_probes": len(probes),
+            "signed_by": signer.key_id if signer else None, "attribution": attribution}
 
 
 def probes_path(generation_dir: str | Path) -> str | None:
