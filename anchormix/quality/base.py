@@ -33,8 +33,26 @@ class Document:
     unknown_as_english: bool = False
 
     @cached_property
+    def line_tokens(self) -> dict[str, tuple[str, ...]]:
+        """Tokens of each distinct stripped line."""
+        out: dict[str, tuple[str, ...]] = {}
+        for line in self.text.splitlines():
+            key = line.strip()
+            if key not in out:
+                out[key] = split_words(key)
+        return out
+
+    @cached_property
     def words(self) -> tuple[str, ...]:
-        return split_words(self.text)
+        # Every line break is whitespace, so no token crosses one: the document's tokens are its lines' tokens,
+        # and the per-line rules (C4's sentences) reuse them instead of tokenizing the text twice.
+        tokens = self.line_tokens
+        return tuple(t for line in self.text.splitlines() for t in tokens[line.strip()])
+
+    def tokens_of(self, line: str) -> tuple[str, ...]:
+        """Tokens of ``line`` (a stripped line of the text is already tokenized)."""
+        found = self.line_tokens.get(line)
+        return found if found is not None else split_words(line)
 
     @property
     def english(self) -> bool:

@@ -267,7 +267,11 @@ _SENTENCE_MARKS = frozenset(
 
 def count_sentences(text: str) -> int:
     """Number of sentences in ``text`` (at least 1 when it has any token)."""
-    tokens = split_words(text)
+    return count_sentences_in(split_words(text))
+
+
+def count_sentences_in(tokens: tuple[str, ...]) -> int:
+    """Number of sentences in a token sequence from :func:`split_words`."""
     if not tokens:
         return 0
     n, seen_mark = 1, False
