@@ -102,6 +102,7 @@ def cmd_resign_minhash(args) -> int:
 
 def cmd_verify(args) -> int:
     """Exit 0 only when every file hash and the signature check out with the publisher's public key."""
+    from anchormix.publish.layout import parse_generation_dir
     from anchormix.publish.verify import generation_dir, verify_generation
 
     settings = _settings()
@@ -109,7 +110,9 @@ def cmd_verify(args) -> int:
     key = args.public_key or settings.publish.verify_key()
     if key and Path(key).is_file():  # a file holding the base64 key or a PEM public key
         key = Path(key).read_text(encoding="utf-8").strip()
-    report = verify_generation(path, key)
+    # The number asked for: a genuinely signed generation copied under another number is a replay.
+    expected = args.expect_generation or parse_generation_dir(Path(path).name)
+    report = verify_generation(path, key, expected_generation=expected)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -180,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="gen-N, N, a generation directory, or latest (default)")
     p.add_argument("--public-key", help="the publisher's ed25519 public key: base64, or a file holding it or a PEM "
                    "public key (default: [publish] public_key, else the public half of [publish] signing_key)")
+    p.add_argument("--expect-generation", type=int, metavar="N", help="the generation number the manifest must "
+                   "carry (default: N of a gen-N directory; other directory names: not compared, the VERIFIED line "
+                   "says which generation it is)")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("value", help="the value of each human source in a drop's candidate mix: its loss of "
                        "Vendi, effective rank and tail coverage when left out, against random removal")

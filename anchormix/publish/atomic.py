@@ -230,11 +230,11 @@ def _verify(tmp: Path, records: pd.DataFrame, shards: list[dict]) -> None:
     croissant_mod.validate_croissant(tmp / CROISSANT)
 
 
-def _verify_signed(tmp: Path, signer: signing.Signer | None) -> None:
+def _verify_signed(tmp: Path, signer: signing.Signer | None, generation: int) -> None:
     """The publisher checks what it wrote the way a consumer will (unsigned: the file hashes only)."""
     from anchormix.publish.verify import verify_generation
 
-    report = verify_generation(tmp, signer.public_key if signer is not None else None)
+    report = verify_generation(tmp, signer.public_key if signer is not None else None, expected_generation=generation)
     problems = [p for p in report.problems if signer is not None or not p.startswith(SIGNATURE)]
     if problems:
         raise PublishVerificationError("; ".join(problems))
@@ -363,7 +363,7 @@ def publish_generation(
         if signer is not None:
             _write_bytes(tmp / SIGNATURE, signing.signature_bytes(manifest_bytes, signer))
         _verify(tmp, records, shards)
-        _verify_signed(tmp, signer)
+        _verify_signed(tmp, signer, generation)
         _set_modes(tmp, group_readable)
         _fsync_dir(tmp / DATA_DIR)
         if probe_entry is not None:

@@ -28,7 +28,8 @@ def write_probe_set(directory: Path, probes: pd.DataFrame, writer) -> dict[str, 
     """Write ``probes`` to ``directory/probes/probes.parquet`` with ``writer(table, path)``; its manifest entry.
 
     The entry names the file, its sha256, its records (id, content hash,
-    cluster, label) and the count per cluster.
+    license, cluster, label) and the count per cluster: the manifest gives every
+    record's license, the probes' as well as the shards'.
     """
     missing = [c for c in PROBE_FIELDS if c not in probes.columns]
     if missing:
@@ -47,8 +48,9 @@ def write_probe_set(directory: Path, probes: pd.DataFrame, writer) -> dict[str, 
         "n_records": len(frame),
         "clusters": [{"cluster": int(c), "label": str(label), "n_records": int(n)}
                      for (c, label), n in per_cluster.items()],
-        "records": frame[["id", "content_hash", "cluster", "cluster_label"]].astype(
-            {"id": str, "content_hash": str, "cluster": int, "cluster_label": str}).to_dict(orient="records"),
+        "records": frame[["id", "content_hash", "license", "cluster", "cluster_label"]].astype(
+            {"id": str, "content_hash": str, "license": str, "cluster": int, "cluster_label": str}
+        ).to_dict(orient="records"),
     }
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,13 +113,50 @@ def ensure_key(path: Path) -> bool:
     return True
 
 
+def walk_generation(root: Path) -> tuple[list[str], list[str]]:
+    """Every regular file under ``root`` (relative POSIX paths, sorted), and every entry that is not one.
+
+    The walk never follows a symlink (``os.walk(followlinks=False)`` and
+    ``lstat``): ``Path.rglob`` does not enter a symlinked directory on Python
+    3.11, so files reached through one would be neither hashed nor seen, and a
+    symlinked ``data/`` could carry shards the manifest never listed. A
+    generation is plain files and directories, so a symlink, fifo, socket or
+    device anywhere in it, or a directory that cannot be read, is returned in
+    the second list, for the caller to refuse.
+    """
+    root = Path(root)
+    files: list[str] = []
+    odd: list[str] = []
+
+    def unreadable(exc: OSError) -> None:
+        odd.append(f"{Path(exc.filename).relative_to(root).as_posix() if exc.filename else root} (unreadable)")
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            mode = path.lstat().st_mode
+            rel = path.relative_to(root).as_posix()
+            if stat.S_ISREG(mode):
+                files.append(rel)
+            elif not stat.S_ISDIR(mode):  # a symlink (to a file or a directory) or a special file
+                odd.append(rel)
+    return sorted(files), sorted(odd)
+
+
 def file_entries(generation_dir: Path) -> list[dict[str, Any]]:
-    """``{path, sha256, bytes}`` of every file under ``generation_dir`` except the manifest and signature."""
+    """``{path, sha256, bytes}`` of every file under ``generation_dir`` except the manifest and signature.
+
+    Raises ValueError on a symlink or special file: the publisher writes plain
+    files only, and a verifier refuses anything else.
+    """
     root = Path(generation_dir)
+    files, odd = walk_generation(root)
+    if odd:
+        raise ValueError(f"{root}: not regular files (symlinks or special files): {odd[:5]}")
     out = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
+    for rel in files:
         if rel not in UNLISTED:
+            path = root / rel
             out.append({"path": rel, "sha256": file_sha256(path), "bytes": path.stat().st_size})
     return out
 

@@ -108,3 +108,90 @@ def test_readme_documents_licenses_and_verification_and_their_settings():
     for key in ("allowed_licenses", "denied_licenses"):
         assert f"`{key}`" in table["`[mix]`"], key
     assert "anchormix verify" in readme and "gx_licenses" in readme
+
+
+def _manifest(generation):
+    return json.loads((generation / "manifest.json").read_text())
+
+
+def test_a_symlinked_directory_cannot_smuggle_an_unlisted_shard(generation, signer, tmp_path):
+    import shutil
+
+    copy = tmp_path / "elsewhere" / "data"
+    shutil.copytree(generation / "data", copy)
+    (copy / "part-00003.parquet").write_bytes(b"smuggled")
+    shutil.rmtree(generation / "data")
+    (generation / "data").symlink_to(copy, target_is_directory=True)
+    report = verify_generation(generation, signer.public_key_b64)
+    _only_problem(report, "data", "symlink")
+    assert any("resolves outside" in p for p in report.problems), report.problems
+
+
+def test_a_symlinked_file_fails_even_with_the_right_bytes(generation, signer, tmp_path):
+    card = generation / "README.md"
+    outside = tmp_path / "card.md"
+    outside.write_bytes(card.read_bytes())
+    card.unlink()
+    card.symlink_to(outside)
+    _only_problem(verify_generation(generation, signer.public_key_b64), "README.md", "symlink")
+
+
+def test_a_symlink_inside_the_generation_fails_too(generation, signer):
+    (generation / "data" / "alias.parquet").symlink_to(generation / "data" / "part-00000.parquet")
+    _only_problem(verify_generation(generation, signer.public_key_b64), "data/alias.parquet", "symlink")
+
+
+@pytest.mark.parametrize("rel", ["../gen-000002/data/part-00000.parquet", "data/../../x", "/etc/passwd"])
+def test_a_manifest_entry_outside_the_generation_is_malformed(generation, signer, rel):
+    manifest = _manifest(generation)
+    manifest["files"].append({"path": rel, "sha256": "0" * 64, "bytes": 1})
+    (generation / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    _only_problem(verify_generation(generation, signer.public_key_b64), "malformed file entry", rel)
+
+
+def test_the_publisher_refuses_to_list_a_symlink(tmp_path):
+    from anchormix.publish.signing import file_entries
+
+    (tmp_path / "real.txt").write_text("x")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")
+    with pytest.raises(ValueError, match="link.txt"):
+        file_entries(tmp_path)
+
+
+def test_a_generation_copied_under_another_number_is_a_replay(generation, signer, capsys):
+    import shutil
+
+    replay = generation.parent / "gen-000003"
+    shutil.copytree(generation, replay)
+    assert verify_generation(replay, signer.public_key_b64).ok  # a signature alone cannot tell
+    _only_problem(verify_generation(replay, signer.public_key_b64, expected_generation=3), "generation 1",
+                  "not generation 3")
+    assert cli_main(["verify", str(replay), "--public-key", signer.public_key_b64]) == 1
+    assert "not generation 3" in capsys.readouterr().out
+    assert cli_main(["verify", str(generation), "--public-key", signer.public_key_b64]) == 0
+    assert "is generation 1 signed by key test-publisher-2026" in capsys.readouterr().out
+    assert cli_main(["verify", str(replay), "--public-key", signer.public_key_b64, "--expect-generation", "1"]) == 0
+
+
+def test_without_a_signature_block_the_key_id_is_the_trusted_keys_not_signature_json(generation, signer):
+    from anchormix.publish.signing import Signer, key_fingerprint, signature_bytes
+
+    manifest = _manifest(generation)
+    manifest.pop("signature")
+    data = json.dumps(manifest, indent=1).encode()
+    (generation / "manifest.json").write_bytes(data)
+    # signature.json is not covered by the signature: whatever key id it claims must not be shown as verified.
+    (generation / "signature.json").write_bytes(signature_bytes(data, Signer(signer.private_pem, "ceo-of-acme")))
+    report = verify_generation(generation, signer.public_key_b64)
+    assert report.ok, report.problems
+    assert report.key_id == key_fingerprint(signer.public_key) != "ceo-of-acme"
+
+
+def test_probe_records_in_the_manifest_carry_their_license(tmp_path, make_records, signer):
+    records = make_records(30)
+    probes = make_records(4, start=100).assign(cluster=[7, 7, 9, 9], cluster_label=["a", "a", "b", "b"])
+    gen = publish_generation(tmp_path / "published", 1, records, manifest={}, card_markdown="# card",
+                             signer=signer, probes=probes)
+    entry = _manifest(gen)["probes"]
+    assert [r["license"] for r in entry["records"]] == probes["license"].tolist()
+    assert verify_generation(gen, signer.public_key_b64, expected_generation=1).ok
