@@ -209,9 +209,11 @@ def style_features(texts: Sequence[str]) -> np.ndarray:
             sum(1 for w in toks if w == "i") / len(toks) * 20,
             sum(1 for s in sentences if s.endswith(("!", "?"))) / n_sent,
             head_text.count("\n") / len(toks) * 10,
-            sum(1 for c in head_text if not c.isalnum() and not c.isspace()) / n_chars * 5,
-            sum(1 for c in head_text if c.isdigit()) / n_chars * 10,
-            sum(1 for c in head_text if c.isupper()) / max(1, sum(1 for c in head_text if c.isalpha())) * 5,
+            # Alphanumeric and space are disjoint, so punctuation is what is neither; map() with the str
+            # predicates counts in C, where a generator per character was a third of scoring time.
+            (len(head_text) - sum(map(str.isalnum, head_text)) - sum(map(str.isspace, head_text))) / n_chars * 5,
+            sum(map(str.isdigit, head_text)) / n_chars * 10,
+            sum(map(str.isupper, head_text)) / max(1, sum(map(str.isalpha, head_text))) * 5,
         ]
     return np.clip(rows, 0.0, 1.0)
 
