@@ -10,6 +10,7 @@ config file's directory (after ``~`` and ``$VAR`` expansion). Every error is a
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,7 @@ from anchormix.dedup.near import NearDedupSettings
 from anchormix.diversity import DiversitySettings
 from anchormix.diversity_gate import GateSettings
 from anchormix.embed import EmbeddingSettings
+from anchormix.engine.settings import EngineSettings
 from anchormix.errors import ConfigError
 from anchormix.mix import MixPolicy
 from anchormix.provenance.detector import DetectorSettings
@@ -48,6 +50,23 @@ def _config_path(value: Any, info: ValidationInfo) -> Path:
 
 ConfigPath = Annotated[Path, BeforeValidator(_config_path)]
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://.")
+
+
+def _data_root(value: Any, info: ValidationInfo) -> str:
+    """A URI (``s3://bucket/prefix``, ``gs://…``) as written; anything else is a local path, resolved like the others.
+
+    A string, not a Path: ``Path("s3://b/p")`` would collapse the ``//``. pyarrow opens either form.
+    """
+    if isinstance(value, str) and "://" in value:
+        if not _URI.match(value):
+            raise ValueError(f"must be a directory or a URI such as s3://bucket/prefix, got {value!r}")
+        return value
+    return str(_config_path(value, info))
+
+
+DataRoot = Annotated[str, BeforeValidator(_data_root)]
+
 
 class Paths(Section):
     """``[paths]``: where the pipeline reads and writes."""
@@ -61,6 +80,7 @@ class Paths(Section):
     models: ConfigPath = Field("var/models", description="versioned detector models")
     baseline: ConfigPath = Field("var/baseline", description="the pinned human diversity baseline")
     runs: ConfigPath = Field("var/runs", description="per-run gate artifacts")
+    data_root: DataRoot = Field("var/data", description="Parquet shards of per-record stages on Ray (dir or URI)")
 
 
 class ScheduleSettings(Section):
@@ -198,6 +218,7 @@ class Settings(Section):
     value: ValueSettings = Field(default_factory=dict)
     schedule: ScheduleSettings = Field(default_factory=dict)
     publish: PublishSettings = Field(default_factory=dict)
+    engine: EngineSettings = Field(default_factory=dict)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source_file: Path | None = PrivateAttr(default=None)

@@ -8,10 +8,12 @@ take the stage order from :data:`anchormix.stages.plan.NIGHTLY`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import duckdb
 
 from anchormix.config import Settings
+from anchormix.engine import open_engine
 from anchormix.errors import PublishRefused
 from anchormix.stages.diversity import pin_from_store
 from anchormix.stages.plan import NIGHTLY, StageContext, run_stage
@@ -25,15 +27,18 @@ _CURATION = tuple(s.name for s in NIGHTLY[: [s.name for s in NIGHTLY].index("sem
 
 
 def _run(ctx: StageContext, names, out: dict, logger: logging.Logger | None) -> dict:
-    for st in NIGHTLY:
-        if st.name in names:
-            try:
-                summary, stats = run_stage(st, ctx, logger)
-            except PublishRefused as exc:
-                out["refused"] = str(exc)
-                continue
-            out[SUMMARY_KEYS[st.name]] = summary
-            out.setdefault("stats", []).append(stats)
+    # The [engine] the settings name, for this run only: a local Ray it starts stops with the run.
+    with open_engine(ctx.settings.engine, ctx.settings.paths.data_root) as engine:
+        ctx = replace(ctx, engine=ctx.engine or engine)
+        for st in NIGHTLY:
+            if st.name in names:
+                try:
+                    summary, stats = run_stage(st, ctx, logger)
+                except PublishRefused as exc:
+                    out["refused"] = str(exc)
+                    continue
+                out[SUMMARY_KEYS[st.name]] = summary
+                out.setdefault("stats", []).append(stats)
     return out
 
 

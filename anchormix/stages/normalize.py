@@ -6,7 +6,8 @@ import duckdb
 import pyarrow as pa
 
 from anchormix.normalize import content_hash, normalize_text
-from anchormix.stages.record_batches import RecordTransform, run_local
+from anchormix.engine import Engine, run_transform
+from anchormix.stages.record_batches import RecordTransform
 
 SCHEMA = pa.schema([("id", pa.string()), ("norm_text", pa.string()), ("content_hash", pa.string()),
                     ("n_chars", pa.int32()), ("n_words", pa.int32())])
@@ -25,6 +26,6 @@ NORMALIZE = RecordTransform("normalize", "SELECT id, text FROM raw_records WHERE
                             "normalized", SCHEMA, normalize_batch)
 
 
-def normalize_drop(con: duckdb.DuckDBPyConnection, drop: str) -> int:
-    """(Re)build the normalized rows of ``drop``; returns how many there are."""
-    return run_local(con, NORMALIZE, drop).num_rows
+def normalize_drop(con: duckdb.DuckDBPyConnection, drop: str, engine: Engine | None = None) -> int:
+    """(Re)build the normalized rows of ``drop`` on ``engine`` (None: in this process); returns how many there are."""
+    return run_transform(con, NORMALIZE, drop, engine=engine).num_rows

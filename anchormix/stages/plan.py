@@ -27,12 +27,14 @@ from anchormix.threads import configure_threads
 
 @dataclass
 class StageContext:
-    """What a stage runs with: the store, the drop and the settings (with this run's overrides applied)."""
+    """What a stage runs with: the store, the drop, the settings (with this run's overrides applied) and the
+    engine per-record transforms run on (None: in this process; :mod:`anchormix.engine`)."""
 
     con: duckdb.DuckDBPyConnection
     drop: str
     settings: Any
     results: dict = field(default_factory=dict)
+    engine: Any = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def _ingest(ctx: StageContext):
 def _normalize(ctx: StageContext):
     from anchormix.stages.normalize import normalize_drop
 
-    return normalize_drop(ctx.con, ctx.drop)
+    return normalize_drop(ctx.con, ctx.drop, ctx.engine)
 
 
 def _dedup(ctx: StageContext):
@@ -88,7 +90,7 @@ def _provenance(ctx: StageContext):
 def _quality(ctx: StageContext):
     from anchormix.stages.quality import quality_drop
 
-    return quality_drop(ctx.con, ctx.drop, ctx.settings.quality)
+    return quality_drop(ctx.con, ctx.drop, ctx.settings.quality, ctx.engine)
 
 
 def _embed(ctx: StageContext):

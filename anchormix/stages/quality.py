@@ -8,7 +8,8 @@ import duckdb
 import pyarrow as pa
 
 from anchormix.quality import QualitySettings, assess
-from anchormix.stages.record_batches import RecordTransform, run_local
+from anchormix.engine import Engine, run_transform
+from anchormix.stages.record_batches import RecordTransform
 
 SCHEMA = pa.schema([("id", pa.string()), ("score", pa.float64()), ("passed", pa.bool_()), ("reasons", pa.string())])
 
@@ -29,9 +30,11 @@ QUALITY = RecordTransform(
     "quality", SCHEMA, quality_batch)
 
 
-def quality_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: QualitySettings) -> dict:
-    """(Re)build the ``quality`` rows of ``drop``; returns pass count and failure reasons."""
-    out = run_local(con, QUALITY, drop, settings)
+def quality_drop(con: duckdb.DuckDBPyConnection, drop: str, settings: QualitySettings,
+                 engine: Engine | None = None) -> dict:
+    """(Re)build the ``quality`` rows of ``drop`` on ``engine`` (None: in this process); returns pass count and
+    failure reasons."""
+    out = run_transform(con, QUALITY, drop, settings, engine)
     reasons = Counter(r.split("(", 1)[0] for joined in out.column("reasons").to_pylist() if joined
                       for r in joined.split(";"))
     passed = sum(out.column("passed").to_pylist())

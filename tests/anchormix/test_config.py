@@ -29,6 +29,14 @@ from anchormix.readers import IngestSettings
         ({"paths": {"store": ""}}, "paths.store"),
         ({"quality": {"min_words": 10, "max_words": 5}}, "quality.min_words"),
         ({"mixx": {}}, "mixx"),
+        ({"engine": {"kind": "spark"}}, "engine.kind"),
+        ({"engine": {"address": "localhost:6379"}}, "engine.address"),
+        ({"engine": {"num_cpus": 0}}, "engine.num_cpus"),
+        ({"engine": {"max_retries": -1}}, "engine.max_retries"),
+        ({"engine": {"shard_rows": "many"}}, "engine.shard_rows"),
+        ({"engine": {"workers": 4}}, "engine.workers"),
+        ({"paths": {"data_root": "://bucket/prefix"}}, "paths.data_root"),
+        ({"paths": {"data_root": ""}}, "paths.data_root"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path, data, key):
@@ -36,6 +44,15 @@ def test_bad_values_name_their_key(tmp_path, data, key):
         parse_settings(data, tmp_path)
     assert err.value.key == key
     assert str(err.value).startswith(key + ":")
+
+
+def test_engine_defaults_to_local_and_data_root_takes_a_directory_or_a_uri(tmp_path):
+    defaults = parse_settings({}, tmp_path)
+    assert defaults.engine.kind == "local" and defaults.engine.address == ""
+    assert defaults.paths.data_root == str(tmp_path / "var" / "data")  # resolved like every other path
+    ray = parse_settings({"engine": {"kind": "ray", "address": "ray://head:10001"},
+                          "paths": {"data_root": "s3://bucket/anchormix"}}, tmp_path)
+    assert ray.engine.address == "ray://head:10001" and ray.paths.data_root == "s3://bucket/anchormix"
 
 
 def test_project_config_loads_and_resolves_paths_against_its_directory(tmp_path):

@@ -1,0 +1,179 @@
+"""The Ray engine gives the local engine's rows, survives a killed worker, and leaves no partial output.
+
+One local Ray (``num_cpus=2``, about 4 s to start) serves the whole module;
+``-m 'not ray'`` deselects these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from anchormix.dedup.near import NearDedupSettings  # noqa: E402
+from anchormix.engine import EngineSettings, make_engine  # noqa: E402
+from anchormix.engine.ray_engine import RayEngine  # noqa: E402
+from anchormix.quality import QualitySettings  # noqa: E402
+from anchormix.readers import IngestSettings  # noqa: E402
+from anchormix.stages.dedup import dedup_drop  # noqa: E402
+from anchormix.stages.ingest import ingest_drop  # noqa: E402
+from anchormix.stages.normalize import NORMALIZE, normalize_batch, normalize_drop  # noqa: E402
+from anchormix.stages.quality import quality_drop  # noqa: E402
+from anchormix.stages.record_batches import RecordTransform  # noqa: E402
+from anchormix.store import init_schema  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+DROP = "2026-11-01"
+# Small shards, so a drop of a few hundred records is several Ray tasks.
+SHARDED = EngineSettings(kind="ray", shard_rows=64, max_retries=3)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray for the module; engines join it and leave it running."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    # The fns below live in this test module, which Ray's workers cannot import: ship them by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    ray.shutdown()
+
+
+def _store():
+    con = duckdb.connect(":memory:")
+    init_schema(con)
+    return con
+
+
+def _ingested(inbox: Path, texts: list[str]) -> duckdb.DuckDBPyConnection:
+    """A store holding ``texts`` (real docstrings) as one drop's raw records."""
+    if not (inbox / DROP).exists():
+        (inbox / DROP).mkdir(parents=True)
+        rows = [{"id": f"r{i:04d}", "url": f"https://example.org/{i}", "fetched_at": "2026-11-01T00:00:00Z",
+                 "text": t, "source": "python-stdlib"} for i, t in enumerate(texts)]
+        (inbox / DROP / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    con = _store()
+    ingest_drop(con, inbox, DROP, IngestSettings())
+    return con
+
+
+def _rows(con, table: str) -> list[tuple]:
+    # In stored order, not sorted: the Ray engine loads rows in the order the local engine writes them.
+    return con.execute(f"SELECT * FROM {table}").fetchall()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def texts(human_texts):
+    # Real text, plus whitespace and case variants of it (exact duplicates after normalizing, and not),
+    # and an empty record (quarantined at ingest): the edge cases normalize and quality must agree on.
+    base = human_texts[:400]
+    return base + ["  " + base[0].replace(" ", "  ") + "\r\n", base[1].upper(), ""]
+
+
+def test_ray_gives_the_local_engines_normalized_and_quality_rows(tmp_path, texts, ray_cluster):
+    local, on_ray = _ingested(tmp_path / "inbox", texts), _ingested(tmp_path / "inbox", texts)
+    engine = make_engine(SHARDED, str(tmp_path / "data"))
+    loaded = local.execute("SELECT count(*) FROM raw_records").fetchall()[0][0]
+    assert (normalize_drop(local, DROP), normalize_drop(on_ray, DROP, engine)) == (loaded, loaded)
+    assert _rows(on_ray, "normalized") == _rows(local, "normalized")
+
+    for con in (local, on_ray):
+        dedup_drop(con, DROP, NearDedupSettings())
+    summaries = quality_drop(local, DROP, QualitySettings()), quality_drop(on_ray, DROP, QualitySettings(), engine)
+    assert summaries[0] == summaries[1] and summaries[0]["failed"] > 0  # some rule fails: not a trivial match
+    assert _rows(on_ray, "quality") == _rows(local, "quality")
+
+    # The Parquet output holds every record of the drop, once; staging is cleaned up.
+    import pyarrow.parquet as pq
+
+    out = pq.read_table(tmp_path / "data" / "normalized" / DROP)
+    assert sorted(out.column("id").to_pylist()) == sorted(r[0] for r in _rows(local, "normalized"))
+    assert not list((tmp_path / "data" / "_staging").rglob("*.parquet"))
+    engine.close()
+    assert ray.is_initialized()  # a Ray the engine joined keeps running
+
+
+class KillOnce:
+    """``fn``, except that its first call in a Ray worker kills that worker (SIGKILL, as the OOM killer does)."""
+
+    def __init__(self, marker: Path, fn):
+        self.marker, self.fn, self.driver = marker, fn, os.getpid()
+
+    def __call__(self, batch, settings=None):
+        if os.getpid() != self.driver and not self.marker.exists():
+            self.marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), 9)
+        return self.fn(batch, settings)
+
+
+class FailOn:
+    """``fn``, except that it raises on the batch holding record ``bad`` (a bug, not retried)."""
+
+    def __init__(self, bad: str, fn):
+        self.bad, self.fn = bad, fn
+
+    def __call__(self, batch, settings=None):
+        if self.bad in batch.column("id").to_pylist():
+            raise ValueError(f"cannot transform {self.bad}")
+        return self.fn(batch, settings)
+
+
+def _normalize_with(fn) -> RecordTransform:
+    return RecordTransform(NORMALIZE.name, NORMALIZE.source_sql, NORMALIZE.table, NORMALIZE.schema, fn)
+
+
+def test_a_killed_worker_is_retried_and_the_output_is_complete(tmp_path, texts, ray_cluster):
+    local, on_ray = _ingested(tmp_path / "inbox", texts), _ingested(tmp_path / "inbox", texts)
+    normalize_drop(local, DROP)
+    marker = tmp_path / "killed"
+    out = RayEngine(SHARDED, str(tmp_path / "data")).run(on_ray, _normalize_with(KillOnce(marker, normalize_batch)),
+                                                         DROP)
+    assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker did die
+    assert out.num_rows == on_ray.execute("SELECT count(*) FROM raw_records").fetchall()[0][0]
+    assert _rows(on_ray, "normalized") == _rows(local, "normalized")
+
+
+def test_a_stage_that_fails_for_good_changes_neither_parquet_nor_duckdb(tmp_path, texts, ray_cluster):
+    con = _ingested(tmp_path / "inbox", texts)
+    data = tmp_path / "data"
+    engine = RayEngine(SHARDED, str(data))
+    # A drop never run: the failure leaves no output directory at all.
+    with pytest.raises(Exception, match="cannot transform r0300"):
+        engine.run(con, _normalize_with(FailOn("r0300", normalize_batch)), DROP)
+    assert not (data / "normalized" / DROP).exists()
+    assert _rows(con, "normalized") == []
+
+    # A drop with earlier output: the failure keeps that output and its rows, byte for byte.
+    engine.run(con, NORMALIZE, DROP)
+    before, rows = _tree(data / "normalized"), _rows(con, "normalized")
+    with pytest.raises(Exception, match="cannot transform r0300"):
+        engine.run(con, _normalize_with(FailOn("r0300", normalize_batch)), DROP)
+    assert _tree(data / "normalized") == before and _rows(con, "normalized") == rows
+    assert not list((data / "_staging").rglob("*.parquet"))
+
+
+def test_a_failed_load_puts_the_previous_output_back(tmp_path, texts, ray_cluster, monkeypatch):
+    con = _ingested(tmp_path / "inbox", texts)
+    data = tmp_path / "data"
+    engine = RayEngine(SHARDED, str(data))
+    engine.run(con, NORMALIZE, DROP)
+    before, rows = _tree(data / "normalized"), _rows(con, "normalized")
+
+    def broken_load(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("anchormix.engine.ray_engine.replace_drop_rows", broken_load)
+    with pytest.raises(OSError, match="disk full"):
+        engine.run(con, NORMALIZE, DROP)
+    assert _tree(data / "normalized") == before and _rows(con, "normalized") == rows
