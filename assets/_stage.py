@@ -29,13 +29,16 @@ def stage_asset(name: str, *, group: str = "curation", kinds: set[str], extra_de
 
 
 @contextmanager
-def staged(context: AssetExecutionContext, duckdb: DuckDBResource, name: str, project=None) -> Iterator[tuple]:
+def staged(context: AssetExecutionContext, duckdb: DuckDBResource, name: str, project=None,
+           engine=None) -> Iterator[tuple]:
     """Run stage ``name`` on this partition; yields ``(con, summary, stats metadata)`` with the store still open.
 
-    ``project``: the settings with this run's overrides (default: the project's).
+    ``project``: the settings with this run's overrides (default: the project's). ``engine``: the run's
+    ``EngineResource``, for per-record stages (None: in this process).
     """
     with open_store(duckdb) as con:
-        ctx = StageContext(con, context.partition_key, project or settings())
+        ctx = StageContext(con, context.partition_key, project or settings(),
+                           engine=engine.engine() if engine is not None else None)
         summary, stats = run_stage(stage(name), ctx, context.log)
         yield con, summary, stats.as_metadata()
 

@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 from anchormix.stages.ingest import drop_files
 from assets._meta import md_counts, md_table, schema
 from assets._stage import stage_asset, staged
+from pipelines.resources import EngineResource
 from pipelines.settings import settings
 
 
@@ -56,9 +57,9 @@ def raw_records(context: AssetExecutionContext, duckdb: DuckDBResource) -> Mater
         ("content_hash", "string", "sha256 of the normalized text"), ("n_words", "int", ""),
     ])},
 )
-def normalized(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
+def normalized(context: AssetExecutionContext, duckdb: DuckDBResource, engine: EngineResource) -> MaterializeResult:
     drop = context.partition_key
-    with staged(context, duckdb, "normalized") as (con, n, stats):
+    with staged(context, duckdb, "normalized", engine=engine) as (con, n, stats):
         preview = con.execute(
             "SELECT id, content_hash, n_words, norm_text FROM normalized WHERE drop = ? LIMIT 10", [drop]).df()
     return MaterializeResult(metadata={**stats, "dagster/row_count": n, "preview": md_table(preview)})

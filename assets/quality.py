@@ -5,6 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets._meta import md_counts, schema
 from assets._stage import stage_asset, staged
+from pipelines.resources import EngineResource
 
 
 @stage_asset(
@@ -20,8 +21,8 @@ from assets._stage import stage_asset, staged
         ("passed", "bool", ""), ("reasons", "string", "failed rules"),
     ])},
 )
-def quality(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
-    with staged(context, duckdb, "quality") as (_, summary, stats):
+def quality(context: AssetExecutionContext, duckdb: DuckDBResource, engine: EngineResource) -> MaterializeResult:
+    with staged(context, duckdb, "quality", engine=engine) as (_, summary, stats):
         pass
     return MaterializeResult(metadata={
         **stats, "dagster/row_count": summary["scored"], "passed": summary["passed"], "filtered": summary["failed"],

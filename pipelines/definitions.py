@@ -23,7 +23,7 @@ import checks.detector_health  # noqa: E402
 import checks.diversity_gates  # noqa: E402
 import checks.gx_suites  # noqa: E402
 from pipelines.jobs import nightly_job, pin_baseline_job  # noqa: E402
-from pipelines.resources import EmbeddingResource, duckdb_resource  # noqa: E402
+from pipelines.resources import EmbeddingResource, EngineResource, duckdb_resource  # noqa: E402
 from pipelines.schedules import nightly_schedule  # noqa: E402
 from pipelines.sensors import inbox_sensor  # noqa: E402
 
@@ -37,5 +37,5 @@ defs = Definitions(
     jobs=[nightly_job, pin_baseline_job],
     schedules=[nightly_schedule],
     sensors=[inbox_sensor],
-    resources={"duckdb": duckdb_resource(), "embedding": EmbeddingResource()},
+    resources={"duckdb": duckdb_resource(), "embedding": EmbeddingResource(), "engine": EngineResource()},
 )

@@ -1,8 +1,9 @@
-"""Resources: the DuckDB store and the embedding model.
+"""Resources: the DuckDB store, the embedding model and the engine per-record stages run on.
 
-``EmbeddingResource`` is generated from the ``[embedding]`` section model (types and
-descriptions from the model, defaults from the loaded file) on first use, when
-the Definitions are built; its values are validated by that model.
+``EmbeddingResource`` and ``EngineResource`` are generated from the ``[embedding]``
+and ``[engine]`` section models (types and descriptions from the model, defaults
+from the loaded file) on first use, when the Definitions are built; their values
+are validated by those models.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from functools import cache
 from typing import Any
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
-from pydantic import create_model
+from pydantic import PrivateAttr, create_model
 
 from anchormix.embed import EmbeddingSettings
+from anchormix.engine import Engine, EngineSettings, make_engine
 from anchormix.settings_base import revalidated
 from anchormix.store import connect_store, init_schema
 from pipelines.settings import launchpad_fields
@@ -71,7 +73,48 @@ def embedding_resource_class() -> type[ConfigurableResource]:
                         **launchpad_fields(project_settings().embedding, EMBEDDING_FIELDS))
 
 
+# Launchpad-visible engine keys (retries and shard size stay in the file).
+ENGINE_FIELDS = ("kind", "address", "num_cpus")
+
+
+class _EngineResourceBase(ConfigurableResource):
+    """Where per-record stages (normalize, quality) run: in process, or on Ray Data ([engine] in anchormix.toml).
+
+    A Ray engine connects on the first stage that needs it, so a run that
+    selects only global stages starts no Ray; a local Ray it started stops when
+    the run's resources are torn down. Override it for a run in the Launchpad
+    under ``resources.engine.config``.
+    """
+
+    _engine: Engine | None = PrivateAttr(default=None)
+
+    def settings(self) -> EngineSettings:
+        """The [engine] section with this run's values, validated like the file."""
+        return revalidated(project_settings().engine, {k: getattr(self, k) for k in ENGINE_FIELDS}, "engine")
+
+    def engine(self) -> Engine:
+        """The run's engine (made on first use, kept for the run's other stages)."""
+        if self._engine is None:
+            self._engine = make_engine(self.settings(), project_settings().paths.data_root)
+        return self._engine
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+@cache
+def engine_resource_class() -> type[ConfigurableResource]:
+    """``EngineResource``, with defaults from the loaded file."""
+    return create_model("EngineResource", __base__=_EngineResourceBase, __module__=__name__,
+                        __doc__=_EngineResourceBase.__doc__,
+                        **launchpad_fields(project_settings().engine, ENGINE_FIELDS))
+
+
 def __getattr__(name: str) -> Any:
     if name == "EmbeddingResource":
         return embedding_resource_class()
+    if name == "EngineResource":
+        return engine_resource_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
