@@ -100,6 +100,31 @@ def cmd_resign_minhash(args) -> int:
     return 0
 
 
+def cmd_relicense(args) -> int:
+    """Correct the license kept for a source's records; a registry edit never does (it only licenses new ones)."""
+    from anchormix.licenses import normalize_license
+    from anchormix.provenance.licenses_kept import relicense
+    from anchormix.store import connect_store, init_schema
+
+    try:
+        license = normalize_license(args.license)
+    except ValueError as exc:
+        print(f"--license: {exc}", file=sys.stderr)
+        return 2
+    with connect_store(_settings().paths.store) as con:
+        init_schema(con)
+        before = relicense(con, args.source, license, args.drops, args.reason)
+    n = sum(before.values())
+    if not n:
+        print(f"no records of source {args.source}" + (f" in drops {', '.join(args.drops)}" if args.drops else ""),
+              file=sys.stderr)
+        return 1
+    was = ", ".join(f"{lic}: {k}" for lic, k in sorted(before.items()))
+    print(f"relicensed {n} records of {args.source} to {license} (were {was}); published generations keep the "
+          "license they were published with, the next candidate carries the new one")
+    return 0
+
+
 def cmd_verify(args) -> int:
     """Exit 0 only when every file hash and the signature check out with the publisher's public key."""
     from anchormix.publish.layout import parse_generation_dir
@@ -178,6 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_retract)
     sub.add_parser("resign-minhash", help="re-sign accepted history after changing [dedup] num_perm or "
                    "shingle_size").set_defaults(func=cmd_resign_minhash)
+    p = sub.add_parser("relicense", help="correct the license kept for a source's records (a registry edit only "
+                       "licenses records labelled after it)")
+    p.add_argument("source")
+    p.add_argument("--license", required=True, help="an SPDX license expression, or LicenseRef-<name>")
+    p.add_argument("--drops", nargs="+", metavar="DROP", help="only these drops' records (default: every drop)")
+    p.add_argument("--reason", default="", help="kept with the rows, e.g. where the correct terms come from")
+    p.set_defaults(func=cmd_relicense)
     p = sub.add_parser("verify", help="check a published generation's file hashes and ed25519 signature")
     p.add_argument("generation", nargs="?", default="latest",
                    help="gen-N, N, a generation directory, or latest (default)")

@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS retracted_records (
     id VARCHAR, drop VARCHAR, file VARCHAR, line INTEGER, url VARCHAR, fetched_at VARCHAR, text VARCHAR,
     source VARCHAR, metadata VARCHAR, manifest VARCHAR, media_path VARCHAR, seq BIGINT,
     superseded_by VARCHAR, reason VARCHAR, retract_seq BIGINT, retracted_at TIMESTAMP DEFAULT now());
+-- Each record's license, written once when it is first labelled under a registered source and kept through
+-- relabels (anchormix/provenance/licenses_kept.py); changed only by `anchormix relicense`.
+CREATE TABLE IF NOT EXISTS record_licenses (
+    id VARCHAR PRIMARY KEY, source VARCHAR, license VARCHAR, recorded_at TIMESTAMP DEFAULT now(), note VARCHAR);
 ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;
 ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS n_retracted BIGINT;
 """

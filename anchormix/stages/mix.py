@@ -14,16 +14,14 @@ import numpy as np
 import pandas as pd
 
 from anchormix.embed import EmbeddingSettings
+# A record's license: its kept license, as its source was registered when the record was first labelled.
+from anchormix.provenance.licenses_kept import LICENSE_SQL
 from anchormix.stages.diversity import load_pinned, pool_frame
 from anchormix.stages.embed import vectors_for
 from anchormix.stages.states import terminal_states
 from anchormix.store import watermark
 from anchormix.store_writes import insert_rows, transaction
 
-# A record's license: its source's, as registered when the record was labelled (see candidate_frame).
-LICENSE_SQL = """coalesce((SELECT nullif(max(regexp_extract(e.value, '^[^/]*/(.*)/[^/]*$', 1)), '') FROM evidence e
-                         WHERE e.id = r.id AND e.signal = 'registry' AND e.verdict = 'registered'),
-                        'NOASSERTION')"""
 
 
 def _jsonable(value):
@@ -315,10 +313,11 @@ def latest_candidate(con: duckdb.DuckDBPyConnection, drop: str) -> dict | None:
 def candidate_frame(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFrame:
     """The candidate's records in the shape the GX suites and the publisher expect.
 
-    ``license`` is the license the record's source was registered under when the
-    record was labelled (its ``registry`` evidence, ``kind/license/tier``), so a
-    later registry edit does not relicense records already taken in;
-    ``NOASSERTION`` when the source was not registered.
+    ``license`` is the license kept for the record in ``record_licenses``: its
+    source's registered license when the record was first labelled
+    (:mod:`anchormix.provenance.licenses_kept`), so a later registry edit, which
+    relabels history and rewrites its ``registry`` evidence, does not relicense
+    records already taken in; ``NOASSERTION`` when the source was not registered.
     """
     return con.execute(
         """

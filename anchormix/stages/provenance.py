@@ -31,6 +31,7 @@ import pyarrow as pa
 from anchormix.provenance.classify import CONFIDENT_CLASSES
 from anchormix.provenance.detector import Assessment, DetectorSettings
 from anchormix.provenance.labeler import LabelHistory, label_records
+from anchormix.provenance.licenses_kept import keep_licenses
 from anchormix.provenance.registry import load_registry
 from anchormix.store_writes import as_arrow, registered, transaction
 
@@ -219,6 +220,7 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
                     [drop, det.get("version"), json.dumps(det, default=str)])
         con.execute("INSERT INTO label_runs (drop, basis, full_relabel, labelled) VALUES (?, ?, ?, ?)",
                     [drop, basis, full, len(result.classes)])
+        keep_licenses(con)  # a record's license is kept from its first labelling; a relabel never moves it
     det.setdefault("timings", {}).update(read_s=read_s, store_s=time.perf_counter() - started)
     counts = dict(con.execute(
         f"""SELECT p.class, count(*) FROM provenance p JOIN normalized n USING (id) JOIN dedup d USING (id)

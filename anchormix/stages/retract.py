@@ -14,7 +14,8 @@ from __future__ import annotations
 import duckdb
 
 # Tables whose rows are derived from a record id and must not outlive it.
-DERIVED = ("normalized", "dedup", "quality", "provenance", "evidence", "clusters")
+# A retracted record's kept license goes too: a corrected version reusing its id is licensed when labelled.
+DERIVED = ("normalized", "dedup", "quality", "provenance", "evidence", "clusters", "record_licenses")
 
 
 def live_versions(con: duckdb.DuckDBPyConnection, drop: str, display: str) -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 from anchormix.gate_checks import gx_licenses
 from anchormix.gates import REQUIRED_GATES
 from anchormix.provenance.classify import registry_value
+from anchormix.provenance.licenses_kept import keep_licenses, relicense
 from anchormix.stages.mix import candidate_frame
 from anchormix.store_writes import insert_rows
 
@@ -50,6 +51,7 @@ def _store_candidate(con) -> None:
         "verdict": ["registered"] * len(registered), "ref": [r["source"] for r in registered]})
     insert_rows(con, "candidate_records", {"fingerprint": [FP] * len(rows), "id": [r["id"] for r in rows],
                                            "reason": ["human_fill"] * len(rows)})
+    keep_licenses(con)  # what the provenance stage does once the evidence is written
 
 
 def test_every_candidate_record_carries_its_source_license(con):
@@ -94,3 +96,51 @@ def test_an_allow_list_blocks_every_license_outside_it(con, policy, blocked):
     outcome = gx_licenses(con, {"fingerprint": FP, "policy": policy})
     assert outcome.passed is False
     assert outcome.values["blocked_sources"] == blocked
+
+
+def _registry_evidence_now_says(con, source, license):
+    con.execute("UPDATE evidence SET value = ? WHERE ref = ? AND signal = 'registry'",
+                [registry_value("licensed_human_archive", license, "high"), source])
+
+
+def test_the_kept_license_survives_rewritten_evidence_and_only_relicense_changes_it(con, capsys, monkeypatch):
+    _store_candidate(con)
+    _registry_evidence_now_says(con, "open-essays", "CC-BY-NC-4.0")  # a relabel under an edited registry
+    assert keep_licenses(con) == 0
+    licenses = dict(zip(*[candidate_frame(con, FP)[c] for c in ("source", "license")]))
+    assert licenses["open-essays"] == "CC-BY-4.0"
+    # A license recorded by mistake is corrected deliberately, with a note of what it was.
+    with pytest.raises(ValueError, match="SPDX"):
+        relicense(con, "open-essays", "cc by 4")
+    assert relicense(con, "open-essays", "cc0-1.0", reason="rights holder's letter") == {"CC-BY-4.0": 2}
+    assert relicense(con, "unregistered", "MIT", drops=["1999-01-01"]) == {}
+    frame = candidate_frame(con, FP)
+    assert set(frame.loc[frame["source"] == "open-essays", "license"]) == {"CC0-1.0"}
+    assert set(frame.loc[frame["source"] == "lecture-notes", "license"]) == {"CC-BY-NC-SA-4.0"}
+    note = con.execute("SELECT DISTINCT note FROM record_licenses WHERE source = 'open-essays'").fetchall()
+    assert note == [("relicensed by hand: rights holder's letter (was CC-BY-4.0)",)]
+
+
+def test_relicense_cli_and_retraction_takes_the_kept_license_with_the_record(tmp_path, monkeypatch, capsys):
+    import duckdb
+
+    from anchormix.cli import main as cli_main
+    from anchormix.stages.retract import retract_file
+    from anchormix.store import init_schema
+
+    store = tmp_path / "store.duckdb"
+    with duckdb.connect(str(store)) as db:
+        init_schema(db)
+        _store_candidate(db)
+    monkeypatch.setattr("anchormix.cli._settings", lambda: type("S", (), {"paths": type("P", (), {"store": store})}))
+    assert cli_main(["relicense", "lecture-notes", "--license", "CC-BY-SA-4.0", "--drops", DROP,
+                     "--reason", "the NC term was a typo"]) == 0
+    out = capsys.readouterr().out
+    assert "2 records of lecture-notes" in out and "CC-BY-NC-SA-4.0: 2" in out and "CC-BY-SA-4.0" in out
+    assert cli_main(["relicense", "nobody", "--license", "MIT"]) == 1
+    assert cli_main(["relicense", "lecture-notes", "--license", "not a license"]) == 2
+    with duckdb.connect(str(store)) as db:
+        assert set(candidate_frame(db, FP).query("source == 'lecture-notes'")["license"]) == {"CC-BY-SA-4.0"}
+        db.execute("UPDATE raw_records SET file = 'a.jsonl'")
+        retract_file(db, DROP, "a.jsonl", "a.jsonl", None, "withdrawn")
+        assert db.execute("SELECT count(*) FROM record_licenses").fetchone()[0] == 0

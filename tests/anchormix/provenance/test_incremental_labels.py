@@ -108,3 +108,44 @@ def test_a_changed_registry_labels_all_history_again(store, keys):
     crawl = dict(con.execute("SELECT p.class, count(*) FROM provenance p JOIN raw_records r USING (id) "
                              "WHERE r.source = 'crawl' GROUP BY 1").fetchall())
     assert crawl == {"synthetic_declared": 35}
+
+
+def _licenses(con, source):
+    from anchormix.stages.mix import LICENSE_SQL
+
+    return dict(con.execute(f"SELECT r.drop, list(DISTINCT {LICENSE_SQL}) FROM raw_records r "
+                            "WHERE r.source = ? GROUP BY 1", [source]).fetchall())
+
+
+def test_a_registry_edit_does_not_relicense_records_already_in(store):
+    con, inbox, registry, models = store
+    _night(con, inbox, "2026-03-01", registry, models)
+    # The crawl's terms change: records taken in under CC-BY-4.0 stay CC-BY-4.0, tonight's come in under NC.
+    registry.write_text(registry.read_text().replace('license = "CC-BY-4.0"', 'license = "CC-BY-NC-4.0"'))
+    second = _night(con, inbox, "2026-03-02", registry, models)
+    assert second["full_relabel"]  # every record was labelled again and its registry evidence rewritten
+    assert con.execute("SELECT count(*) FROM evidence e JOIN raw_records r USING (id) WHERE r.drop = '2026-03-01' "
+                       "AND e.signal = 'registry' AND e.value LIKE '%CC-BY-NC-4.0%'").fetchone()[0] == 25
+    assert _licenses(con, "crawl") == {"2026-03-01": ["CC-BY-4.0"], "2026-03-02": ["CC-BY-NC-4.0"]}
+    # And back: the NC records keep NC, the first night's keep CC-BY-4.0.
+    registry.write_text(registry.read_text().replace('license = "CC-BY-NC-4.0"', 'license = "CC-BY-4.0"'))
+    _night(con, inbox, "2026-03-03", registry, models)
+    assert _licenses(con, "crawl") == {"2026-03-01": ["CC-BY-4.0"], "2026-03-02": ["CC-BY-NC-4.0"],
+                                       "2026-03-03": ["CC-BY-4.0"]}
+    assert _licenses(con, "archive") == {"2026-03-01": ["PSF-2.0"], "2026-03-02": ["PSF-2.0"]}
+
+
+def test_training_is_capped_per_class_and_growth_is_judged_on_the_whole_confident_set(store):
+    con, inbox, registry, models = store
+    capped = SETTINGS.model_copy(update={"max_train_per_class": 15})
+    reports = []
+    for drop in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        ingest_drop(con, inbox, drop, IngestSettings())
+        normalize_drop(con, drop)
+        dedup_drop(con, drop, NearDedupSettings())
+        reports.append(provenance_drop(con, drop, registry, capped, models, embedding=EmbeddingSettings())["detector"])
+    first, second, third = reports
+    assert first["n_train"] == 30 and first["n_confident"] == 80  # 15 of each class out of 40 + 40
+    assert second["retrained"] and second["n_train"] == 30 and second["n_confident"] == 120
+    # Night 3 adds no confident record: 120 against 120, not against the 30 trained on, so the model stands.
+    assert not third["retrained"] and third["version"] == second["version"]
