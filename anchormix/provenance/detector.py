@@ -88,7 +88,7 @@ BLOCK_LOGIT_CAP = 3.0
 # Settings that change the fitted model or its threshold, so they are part of its version. The rest
 # (floor, date cutoff, retrain schedule, gate tolerance) only change how the result is used.
 _MODEL_PARAMS = ("max_human_flag_rate", "min_per_class", "min_words", "cv_folds", "test_fraction", "seed",
-                 "max_features", "alpha", "weight_word", "weight_char", "weight_emb", "weight_style",
+                 "max_features", "max_train_per_class", "alpha", "weight_word", "weight_char", "weight_emb", "weight_style",
                  "presume_human_quantile")
 
 
@@ -120,6 +120,9 @@ class DetectorSettings(Section):
     seed: Int = 0
     presume_human_before: Annotated[Optional[date], BeforeValidator(_iso_date)] = None
     max_features: Int = Field(200_000, ge=1000)
+    max_train_per_class: Int = Field(5000, ge=2, description=(
+        "Most usable records per class the model trains on (the smallest seeded id hashes, so the sample is "
+        "stable as history grows): training cost and memory stay bounded however large the confident set"))
     alpha: Float = Field(0.3, ge=1e-4, le=1e4)
     weight_word: Float = Field(1.0, ge=0.0, le=10.0)
     weight_char: Float = Field(0.5, ge=0.0, le=10.0)
@@ -175,6 +178,14 @@ def folds_by_id(ids, labels, k: int, seed: int) -> np.ndarray:
     for ordered in _hash_order_by_class(ids, labels, seed):
         fold[ordered] = np.arange(len(ordered)) % k
     return fold
+
+
+def cap_per_class(ids, labels, cap: int, seed: int) -> np.ndarray:
+    """Boolean mask keeping, per class, the ``cap`` rows with the smallest seeded id hash (all when fewer)."""
+    keep = np.zeros(len(ids), dtype=bool)
+    for ordered in _hash_order_by_class(ids, labels, seed):
+        keep[ordered[:cap]] = True
+    return keep
 
 
 def flag_rate_threshold(human_scores, rate: float) -> tuple[float, str]:
@@ -615,7 +626,7 @@ def usable_for_training(texts, min_words: int) -> np.ndarray:
 
 def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Path | None = None, *,
                    sources=None, content_hashes=None, embed: Embedder | None = None, vectors=None,
-                   embedding_settings=None, trained_on: str | None = None,
+                   embedding_settings=None, trained_on: str | None = None, n_confident: int | None = None,
                    ) -> tuple[Detector | None, dict[str, Any]]:
     """Cross-validate, choose the threshold, measure generalisation, fit on everything and (with ``model_dir``) save.
 
@@ -625,6 +636,10 @@ def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Pa
     ``vectors`` (rows aligned with ``texts``), else ``embed``, else the
     default embedder. Returns ``(detector, report)``; ``detector`` is None,
     with ``report["reason"]``, when too few usable labelled records exist.
+    At most ``max_train_per_class`` usable records per class are trained on
+    (:func:`cap_per_class`). ``n_confident``: the size of the usable
+    confident set the records were sampled from, when the caller sampled them
+    already (kept in the report: retraining is judged by its growth).
     """
     ids = list(map(str, ids))
     texts = list(texts)
@@ -641,6 +656,8 @@ def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Pa
             f"(need {settings.min_per_class} of each)")
     emb_dict, emb_id = embedding_identity(embedding_settings)
     keep = np.flatnonzero(usable)
+    n_confident = max(len(keep), n_confident or 0)
+    keep = keep[cap_per_class([ids[i] for i in keep], labels[keep], settings.max_train_per_class, settings.seed)]
     ids = [ids[i] for i in keep]
     texts = [text_of(texts[i]) for i in keep]
     labels, sources = labels[keep], sources[keep]
@@ -650,6 +667,10 @@ def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Pa
     version = model_version(hashes, labels, settings, sources, emb_id)
     if model_dir is not None and model_path(model_dir, version).is_file():
         detector = load_detector(model_dir, version)
+        if detector.report.get("n_confident") != n_confident:
+            # The same sample drawn from a grown confident set: the model stands, its growth base moves.
+            detector.report["n_confident"] = n_confident
+            detector.save(model_dir)
         return detector, with_health(detector.report, settings)
     if settings.weight_emb and vectors is None:
         vectors = np.asarray((embed or default_embedder(emb_dict))(hashes, texts), dtype=np.float32)
@@ -681,7 +702,7 @@ def train_detector(ids, texts, labels, settings: DetectorSettings, model_dir: Pa
         "human_flag_rate": nested_flagged / max(nested_n, 1), "cv_flagged": nested_flagged, "cv_flag_n": nested_n,
         "oof_human_flag_rate": flag_rate, "recall": recall,
         "precision": recall / (recall + flag_rate) if recall + flag_rate > 0 else None,
-        "n_train": len(ids), "n_test": len(ids), "n_human": int((labels == 0).sum()),
+        "n_train": len(ids), "n_test": len(ids), "n_human": int((labels == 0).sum()), "n_confident": n_confident,
         "n_synthetic": int(labels.sum()), "cv_folds": cv["k"], "sources": loso,
         "platt": list(cv["platt"]), "block_cap": BLOCK_LOGIT_CAP, "blocks": settings.block_weights(),
         "feature_version": FEATURE_VERSION, "embedding_model": emb_id if settings.weight_emb else None,
@@ -715,8 +736,10 @@ def retrain_decision(previous: Detector | None, keys: Sequence[tuple[str, int]],
     gone = len(trained - current)
     if gone:
         return True, f"{gone} training records are no longer confidently labelled the same way"
-    grown = len(current) / max(len(trained), 1) - 1
-    if grown >= settings.retrain_growth and len(current) > len(trained):
+    # Growth is measured against the usable confident set at training time, not the (capped) training sample.
+    base = int(previous.report.get("n_confident") or len(trained))
+    grown = len(current) / max(base, 1) - 1
+    if grown >= settings.retrain_growth and len(current) > base:
         return True, f"confident set grew {grown:.0%} (>= {settings.retrain_growth:.0%}) since training"
     if settings.retrain_every_days and today and previous.trained_on:
         age = (date.fromisoformat(today) - date.fromisoformat(previous.trained_on)).days

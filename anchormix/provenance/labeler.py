@@ -24,6 +24,7 @@ from anchormix.provenance.detector import (
     Assessment,
     DetectorSettings,
     _text_hash,
+    cap_per_class,
     default_embedder,
     load_detector,
     model_path,
@@ -120,18 +121,31 @@ class _TrainingSet:
             for i in rows:
                 self.texts[i], self.loaded[i] = text_of(_clean(got.get(self.ids[i]))), True
 
-    def usable_keys(self, min_words: int) -> list[tuple[str, int]]:
-        """(content hash, label) of the records long enough to train on. A stored record the previous model
-        trained on was usable then and its text (so its hash) has not changed, so its text is not read."""
+    def usable_rows(self, min_words: int) -> list[int]:
+        """Rows long enough to train on. A stored record the previous model trained on was usable then and
+        its text (so its hash) has not changed, so its text is not read."""
         keys = list(zip(self.hashes, map(int, self.labels)))
         self._load([i for i, k in enumerate(keys) if not self.loaded[i] and k not in self.known])
         loaded = [i for i in range(len(keys)) if self.loaded[i]]
         usable = dict(zip(loaded, usable_for_training([self.texts[i] for i in loaded], min_words)))
-        return [k for i, k in enumerate(keys) if usable.get(i, True)]
+        return [i for i in range(len(keys)) if usable.get(i, True)]
 
-    def read_texts(self) -> None:
-        """Read every text not read yet (training needs them all)."""
-        self._load([i for i, ok in enumerate(self.loaded) if not ok])
+    def usable_keys(self, min_words: int) -> list[tuple[str, int]]:
+        """(content hash, label) of the usable rows."""
+        return [(self.hashes[i], int(self.labels[i])) for i in self.usable_rows(min_words)]
+
+    def sample(self, settings: DetectorSettings) -> dict[str, list]:
+        """The records training uses: usable, at most ``max_train_per_class`` per class by seeded id hash (the
+        rule :func:`~anchormix.provenance.detector.train_detector` applies); only their texts are read."""
+        rows = self.usable_rows(settings.min_words)
+        n_confident = len({(self.hashes[i], int(self.labels[i])) for i in rows})
+        keep = cap_per_class([self.ids[i] for i in rows], [self.labels[i] for i in rows],
+                             settings.max_train_per_class, settings.seed)
+        rows = [i for i, ok in zip(rows, keep) if ok]
+        self._load([i for i in rows if not self.loaded[i]])
+        return {"n_confident": n_confident, "ids": [self.ids[i] for i in rows], "texts": [self.texts[i] for i in rows],
+                "labels": [self.labels[i] for i in rows], "sources": [self.sources[i] for i in rows],
+                "content_hashes": [self.hashes[i] for i in rows]}
 
 
 def _training_set(classes, texts, hashes, sources, history, previous) -> _TrainingSet:
@@ -217,10 +231,11 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
     training = _training_set(classes, texts, hashes, sources, history, previous)
     retrain, why = retrain_decision(previous, training.usable_keys(settings.min_words), settings, today)
     if retrain:
-        training.read_texts()
+        chosen = training.sample(settings)
         detector, report = train_detector(
-            training.ids, training.texts, training.labels, settings, model_dir, sources=training.sources,
-            content_hashes=training.hashes, embed=embed, embedding_settings=embedding_settings, trained_on=today)
+            chosen["ids"], chosen["texts"], chosen["labels"], settings, model_dir, sources=chosen["sources"],
+            content_hashes=chosen["content_hashes"], embed=embed, embedding_settings=embedding_settings,
+            trained_on=today, n_confident=chosen["n_confident"])
     else:
         detector, report = previous, with_health(previous.report, settings)
     report = {**report, "retrained": bool(retrain and detector is not None), "retrain_reason": why}
