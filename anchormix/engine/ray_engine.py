@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -99,10 +100,11 @@ class RayEngine:
     def _map(self, fs, files: list[str], out_dir: str, transform: RecordTransform, settings: Any) -> None:
         import ray.data
 
-        # Ray Data retries a task forever by default; a worker killed again and again (out of memory, say)
-        # must fail the stage instead.
-        retries = {"max_retries": self.settings.max_retries}
-        ds = ray.data.read_parquet(files, filesystem=fs, ray_remote_args=retries)
+        # Ray Data retries a task forever by default; a worker killed again and again (out of memory in the
+        # transform, say) must fail the stage instead. Passed through ray_remote_args_fn: a bare max_retries
+        # keyword is deprecated in Ray 2.60. Reading a shard keeps Ray's default; it holds one shard.
+        retries = partial(dict, max_retries=self.settings.max_retries)
+        ds = ray.data.read_parquet(files, filesystem=fs)
         ds = ds.map_batches(apply_with_row, batch_format="pyarrow", batch_size=BATCH_ROWS,
-                            fn_kwargs={"transform": transform, "settings": settings}, **retries)
-        ds.write_parquet(out_dir, filesystem=fs, ray_remote_args=retries)
+                            fn_kwargs={"transform": transform, "settings": settings}, ray_remote_args_fn=retries)
+        ds.write_parquet(out_dir, filesystem=fs)

@@ -144,6 +144,16 @@ def test_a_killed_worker_is_retried_and_the_output_is_complete(tmp_path, texts, 
     assert _rows(on_ray, "normalized") == _rows(local, "normalized")
 
 
+def test_a_worker_killed_more_often_than_max_retries_fails_the_stage_with_no_output(tmp_path, texts, ray_cluster):
+    con = _ingested(tmp_path / "inbox", texts)
+    no_retry = EngineSettings(kind="ray", shard_rows=64, max_retries=0)
+    with pytest.raises(Exception):
+        RayEngine(no_retry, str(tmp_path / "data")).run(
+            con, _normalize_with(KillOnce(tmp_path / "killed", normalize_batch)), DROP)
+    assert (tmp_path / "killed").exists()
+    assert not (tmp_path / "data" / "normalized" / DROP).exists() and _rows(con, "normalized") == []
+
+
 def test_a_stage_that_fails_for_good_changes_neither_parquet_nor_duckdb(tmp_path, texts, ray_cluster):
     con = _ingested(tmp_path / "inbox", texts)
     data = tmp_path / "data"
