@@ -27,6 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from anchormix.errors import ConfigError
 from anchormix.settings_base import Bool, Int, Section, Str
+from anchormix.store_writes import registered
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -283,16 +284,13 @@ class EmbeddingCache:
 
         if len(content_hashes) == 0:
             return {}
-        wanted = pa.table({"content_hash": pa.array(list(dict.fromkeys(content_hashes)), pa.string())})  # noqa: F841
-        self.con.register("_anchormix_wanted_hashes", wanted)
-        try:
+        wanted = pa.table({"content_hash": pa.array(list(dict.fromkeys(content_hashes)), pa.string())})
+        with registered(self.con, wanted) as name:
             table = self.con.sql(
                 f"SELECT c.content_hash, c.vector FROM {self.TABLE} c "
-                "JOIN _anchormix_wanted_hashes w USING (content_hash) WHERE c.model_id = $mid",
+                f"JOIN {name} w USING (content_hash) WHERE c.model_id = $mid",
                 params={"mid": model_id},
             ).to_arrow_table()
-        finally:
-            self.con.unregister("_anchormix_wanted_hashes")
         if table.num_rows == 0:
             return {}
         hashes = table.column("content_hash").to_pylist()
@@ -319,11 +317,8 @@ class EmbeddingCache:
                 "vector": vector_col,
             }
         )
-        self.con.register("_anchormix_new_vectors", rows)
-        try:
-            self.con.execute(f"INSERT OR IGNORE INTO {self.TABLE} SELECT * FROM _anchormix_new_vectors")
-        finally:
-            self.con.unregister("_anchormix_new_vectors")
+        with registered(self.con, rows) as name:
+            self.con.execute(f"INSERT OR IGNORE INTO {self.TABLE} SELECT * FROM {name}")
 
     def count(self, model_id: str | None = None) -> int:
         """Number of cached vectors, for one model id or all."""
