@@ -17,7 +17,12 @@ the same probes can be followed across generations:
 3. at most ``probe_per_cluster`` per cluster, and at most
    ``probe_cluster_share`` of the cluster's eligible human records (rounded
    down), so the mix keeps enough of the tail that its gates test; at most
-   ``probe_max`` in all, shared round-robin from the rarest cluster up.
+   ``probe_max`` in all, shared round-robin from the rarest cluster up;
+4. a probe that leaves the set (a lower cap, ``probe_max`` shared anew, a
+   replace night) is never trained on afterwards: model teams keep scoring the
+   old probe files, so every record ever in a published probe set (by id or
+   content hash) stays out of the mix for good, ``held`` as a former tail probe
+   (:func:`anchormix.stages.mix.former_probe`).
 """
 
 from __future__ import annotations

@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS candidate_records (
 -- previous generation.
 CREATE TABLE IF NOT EXISTS candidate_probes (
     fingerprint VARCHAR, id VARCHAR, cluster INTEGER, label VARCHAR, kept BOOLEAN);
+-- The probe's content hash as withheld, so a former probe's text stays out of training after a retraction
+-- removed its normalized row (NULL on rows written before it was added: read from normalized then).
+ALTER TABLE candidate_probes ADD COLUMN IF NOT EXISTS content_hash VARCHAR;
 CREATE TABLE IF NOT EXISTS record_states (
     fingerprint VARCHAR, state VARCHAR, detail VARCHAR, n BIGINT);
 CREATE TABLE IF NOT EXISTS gate_results (
@@ -139,6 +142,15 @@ def watermark(con: duckdb.DuckDBPyConnection, drop: str) -> int:
         "SELECT greatest((SELECT coalesce(max(seq), 0) FROM raw_records WHERE drop <= $d), "
         "(SELECT coalesce(max(retract_seq), 0) FROM retracted_records WHERE drop <= $d))", {"d": drop}).fetchone()
     return int(row[0])
+
+
+# Every record that was ever in a published generation's tail probe set, by id and content hash. A probe can
+# leave the set (a lower probe_per_cluster or probe_max, a replace night) while model teams still score old
+# probe files, so none of these may ever be trained on: the mix withholds them for good (anchormix.stages.mix).
+PUBLISHED_PROBES_SQL = """
+    SELECT DISTINCT cp.id, coalesce(cp.content_hash, n.content_hash) AS content_hash
+    FROM candidate_probes cp JOIN publications p USING (fingerprint) LEFT JOIN normalized n USING (id)
+"""
 
 
 def counts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict:

@@ -19,7 +19,7 @@ from anchormix.provenance.licenses_kept import LICENSE_SQL
 from anchormix.stages.diversity import load_pinned, pool_frame
 from anchormix.stages.embed import vectors_for
 from anchormix.stages.states import terminal_states
-from anchormix.store import watermark
+from anchormix.store import PUBLISHED_PROBES_SQL, watermark
 from anchormix.store_writes import insert_rows, transaction
 
 
@@ -88,6 +88,18 @@ def withhold_probes(con: duckdb.DuckDBPyConnection, pool: pd.DataFrame, tail: li
     return select_probes(pool, tail, per_cluster=publish.probe_per_cluster, max_total=publish.probe_max,
                          cluster_share=publish.probe_cluster_share, seed=publish.probe_seed, previous=previous,
                          ever_published=published)
+
+
+def former_probe(con: duckdb.DuckDBPyConnection, pool: pd.DataFrame) -> pd.Series:
+    """Which pool records were ever a published generation's probe, by id or content hash: never trainable.
+
+    A probe can leave the set (``probe_max`` shared anew, a lower
+    ``probe_per_cluster`` or share, a replace night) while model teams keep
+    scoring the old probe files, so it is withheld for good; it stays ``held``
+    with its own reason (:mod:`anchormix.stages.states`).
+    """
+    former = con.execute(PUBLISHED_PROBES_SQL).df()
+    return pool["id"].isin(former["id"]) | pool["content_hash"].isin(former["content_hash"].dropna())
 
 
 def probe_frame(con: duckdb.DuckDBPyConnection, fingerprint: str) -> pd.DataFrame:
@@ -161,7 +173,8 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
     stored with the candidate; the ``diversity_gates`` check reads it. So is
     the value of each human source (``value``: the ``[value]`` section). The
     tail probe set (``publish``: the ``[publish]`` section; None: none) is
-    withheld from the pool before sampling, so no probe can enter the mix.
+    withheld from the pool before sampling, so no probe can enter the mix, and so
+    is every record that was ever in a published probe set (:func:`former_probe`).
     """
     from anchormix.diversity import diversity_report, tail_clusters
     from anchormix.mix import sample_mix
@@ -172,7 +185,8 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
     tail = tail_clusters(baseline.hist, tail_mass).tolist()
     pool = candidate_pool(con, drop)
     probes = withhold_probes(con, pool, tail, publish)
-    pool = pool[~pool["id"].isin(probes["id"])]
+    pool_hashes = pool[["id", "content_hash"]]
+    pool = pool[~pool["id"].isin(probes["id"]) & ~former_probe(con, pool)]
     result = sample_mix(pool, policy, np.asarray(baseline.weights), drop, protected_clusters=tail)
     selected = result.selected.merge(pool[["id", "content_hash"]], on="id", how="left", suffixes=("", "_pool"))
     texts = dict(con.execute("SELECT id, norm_text FROM normalized WHERE id IN (SELECT unnest(?))",
@@ -247,7 +261,9 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
                                               "id": probes["id"].tolist(),
                                               "cluster": probes["cluster"].astype("int32").tolist(),
                                               "label": [labels.get(int(c), f"cluster {c}") for c in probes["cluster"]],
-                                              "kept": probes["kept"].astype(bool).tolist()})
+                                              "kept": probes["kept"].astype(bool).tolist(),
+                                              "content_hash": probes["id"].map(
+                                                  pool_hashes.set_index("id")["content_hash"]).tolist()})
         states = terminal_states(con, drop, fingerprint)
         insert_rows(con, "record_states", states.assign(fingerprint=fingerprint, n=states["n"].astype("int64")))
         insert_rows(con, "metrics_history", {

@@ -10,6 +10,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from anchormix.store import PUBLISHED_PROBES_SQL
+
 STATE_SQL = """
     SELECT CASE
              WHEN c.id IS NOT NULL AND EXISTS (SELECT 1 FROM publications WHERE fingerprint = $fp) THEN 'published'
@@ -24,6 +26,7 @@ STATE_SQL = """
              WHEN d.status = 'duplicate' THEN d.method
              WHEN q.passed = false THEN split_part(q.reasons, '(', 1)
              WHEN pr.id IS NOT NULL THEN 'tail probe, withheld from training'
+             WHEN fi.id IS NOT NULL OR fh.content_hash IS NOT NULL THEN 'former tail probe, never trained on'
              WHEN d.status = 'unique' THEN 'eligible, not sampled'
              ELSE 'missing stage output'
            END AS detail,
@@ -34,6 +37,11 @@ STATE_SQL = """
     LEFT JOIN provenance p USING (id)
     LEFT JOIN (SELECT id, reason FROM candidate_records WHERE fingerprint = $fp) c USING (id)
     LEFT JOIN (SELECT id FROM candidate_probes WHERE fingerprint = $fp) pr USING (id)
+    LEFT JOIN normalized n USING (id)
+    -- Distinct on each key, so neither join can repeat a record.
+    LEFT JOIN (SELECT DISTINCT id FROM (""" + PUBLISHED_PROBES_SQL + """)) fi USING (id)
+    LEFT JOIN (SELECT DISTINCT content_hash FROM (""" + PUBLISHED_PROBES_SQL + """)) fh
+      ON fh.content_hash = n.content_hash
     WHERE r.drop <= $drop
     GROUP BY ALL
     UNION ALL

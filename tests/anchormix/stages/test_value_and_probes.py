@@ -26,6 +26,7 @@ from anchormix.mix import MixPolicy
 from anchormix.stages.diversity import diversity_drop
 from anchormix.stages.mix import build_candidate
 from anchormix.stages.publish import publish_drop
+from anchormix.stages.states import conservation_frame
 from anchormix.store import init_schema
 from anchormix.value import ValueSettings
 
@@ -59,12 +60,11 @@ def _specs(per_common: int, rare: int) -> list[tuple[str, int]]:
     return specs + [(RARE_SOURCE, 5)] * rare
 
 
-@pytest.fixture(scope="module")
-def nights(tmp_path_factory):
+def _fill_store(root):
+    """The store of both nights and the pinned baseline of night 1's records; returns the connection."""
     from anchormix.demo.docstrings import harvest_stdlib
 
     texts = [d.text for d in harvest_stdlib()]
-    root = tmp_path_factory.mktemp("value-probes")
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(6, D))
     con = duckdb.connect(str(root / "store.duckdb"))
@@ -82,19 +82,31 @@ def nights(tmp_path_factory):
                      texts=[t for _, t, _ in human], ids=[i for _, _, i in human])
     second = _specs(12, 10)
     _add_records(con, NIGHTS[1], texts[len(first): len(first) + len(second)], second, centres, rng, seq)
+    return con
 
-    publish = PublishSettings(probe_per_cluster=4, probe_cluster_share=0.25)
+
+def _run_nights(root, publish_per_night, target_size: int = 150) -> dict:
+    """Each night's candidate (with its ``[publish]`` probe settings), gates recorded as passed, published."""
+    con = _fill_store(root)
     out = {"root": root, "con": con, "candidates": [], "published": []}
-    for drop in NIGHTS:
-        diversity_drop(con, drop, root / "baseline", embedding)
-        candidate = build_candidate(con, drop, MixPolicy(target_size=150), GateSettings(), 0.85, root / "baseline",
-                                    embedding, TailRule(), value=ValueSettings(null_draws=40), publish=publish)
+    for drop, publish in zip(NIGHTS, publish_per_night):
+        diversity_drop(con, drop, root / "baseline", EmbeddingSettings())
+        candidate = build_candidate(con, drop, MixPolicy(target_size=target_size), GateSettings(), 0.85, root / "baseline",
+                                    EmbeddingSettings(), TailRule(), value=ValueSettings(null_draws=40),
+                                    publish=publish)
         for gate in REQUIRED_GATES:
             record_gate(con, candidate["fingerprint"], gate, True, {})
         out["candidates"].append(candidate)
         out["published"].append(publish_drop(con, drop, root / "published"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    publish = PublishSettings(probe_per_cluster=4, probe_cluster_share=0.25)
+    out = _run_nights(tmp_path_factory.mktemp("value-probes"), [publish, publish])
     yield out
-    con.close()
+    out["con"].close()
 
 
 def _shard_ids_and_hashes(generation_dir):
@@ -173,3 +185,29 @@ def test_the_run_summary_and_anchormix_value_name_the_top_sources_and_the_probe_
     assert f"drop {NIGHTS[0]}" in out and RARE_SOURCE in out and "sole_rare_clusters" in out
     assert nights["candidates"][0]["value"]["sources"][0]["sole_clusters"][0] in out
     assert cli.main(["value", "1999-01-01"]) == 1
+
+
+def test_a_probe_the_cap_drops_never_reaches_a_later_mix(tmp_path):
+    # Night 2 lowers probe_per_cluster from 4 to 1: three of gen 1's probes leave the set. Model teams still
+    # score gen 1's probe file, so those three must stay out of training, held with their own reason. The mix
+    # has room for every eligible record, so nothing but the withholding keeps them out.
+    out = _run_nights(tmp_path, [PublishSettings(probe_per_cluster=4, probe_cluster_share=0.25),
+                                 PublishSettings(probe_per_cluster=1, probe_cluster_share=0.25)], target_size=1000)
+    con = out["con"]
+    first, second = (pq.read_table(tmp_path / "published" / f"gen-{p['generation']:06d}" / "probes" /
+                                   "probes.parquet").to_pandas() for p in out["published"])
+    dropped = set(first["id"]) - set(second["id"])
+    assert len(first) == 4 and len(second) == 1 and len(dropped) == 3
+    ids, hashes = _shard_ids_and_hashes(tmp_path / "published" / "gen-000002")
+    assert not dropped & ids and not set(first["content_hash"]) & hashes
+    fp = out["candidates"][1]["fingerprint"]
+    assert not con.execute("SELECT count(*) FROM candidate_records WHERE fingerprint = ? AND id IN "
+                           "(SELECT unnest(?))", [fp, sorted(dropped)]).fetchone()[0]
+    held = dict(con.execute("SELECT detail, n FROM record_states WHERE fingerprint = ? AND state = 'held'",
+                            [fp]).fetchall())
+    assert held["former tail probe, never trained on"] == 3 and held["tail probe, withheld from training"] == 1
+    # Each record still in exactly one terminal state (this store has no ingest tallies: count its records).
+    conservation = conservation_frame(con, NIGHTS[1], fp).iloc[0]
+    n_records = con.execute("SELECT count(*) FROM raw_records").fetchone()[0]
+    assert conservation["terminal_total"] == n_records == 340 and conservation["unaccounted"] == 0
+    con.close()
