@@ -17,7 +17,7 @@ stage is not counted), wall-s, the driver's peak RSS so far (local runs first, s
 of a Ray process. CPU-seconds are from one run; wall time on a shared machine
 is noise.
 
-    .venv/bin/python bench/ray_scale.py [--sizes 10000 100000 1000000] [--num-cpus 2] [--shard-rows 50000]
+    .venv/bin/python bench/ray_scale.py [--sizes 10000 100000 1000000] [--num-cpus 2] [--shard-rows 10000]
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     parser.add_argument("--num-cpus", type=int, default=2)
-    parser.add_argument("--shard-rows", type=int, default=50_000)
+    parser.add_argument("--shard-rows", type=int, default=10_000)
     args = parser.parse_args()
 
     import ray

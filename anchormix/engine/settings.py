@@ -27,7 +27,7 @@ class EngineSettings(Section):
     address: Str = Field("", description='"" = a local Ray started for the run, "auto", or "ray://host:port"')
     num_cpus: Int = Field(2, ge=1, le=4096, description="CPUs of the local Ray (address = \"\")")
     max_retries: Int = Field(3, ge=0, le=100, description="Ray retries of a task whose worker died")
-    shard_rows: Int = Field(50_000, ge=1, le=10_000_000, description="rows per input Parquet shard")
+    shard_rows: Int = Field(10_000, ge=1, le=10_000_000, description="rows per input Parquet shard")
 
     @field_validator("address")
     @classmethod
