@@ -54,18 +54,12 @@ DETECTOR_TOML = ""  # extra [detector] lines (--detector KEY=VALUE), for trying 
 
 def build(root: Path, essays: list[dict], declared: str, nights: int, start: date):
     """Write the registry, signed/declared/crawl records as ``nights`` equal drops, and a config; return settings."""
-    from anchormix.config import load_settings
-    from anchormix.provenance.manifest import generate_keypair, sign_text
+    from _project import Sources, write_project
 
-    private, public = generate_keypair()
-    (root / "sources.toml").write_text(
-        f'[sources.{ARCHIVE}]\nkind = "licensed_human_archive"\nlicense = "Apache-2.0"\ntrust_tier = "high"\n'
-        f'public_keys = [ {{ key_id = "{KEY_ID}", ed25519 = "{public}" }} ]\n\n'
-        f'[sources.{GENERATOR}]\nkind = "generator"\nlicense = "Apache-2.0"\ntrust_tier = "high"\n\n'
-        f'[sources.{CRAWL}]\nkind = "web_crawl"\nlicense = "Apache-2.0"\ntrust_tier = "medium"\n')
-    (root / "anchormix.toml").write_text(
-        '[paths]\ninbox = "inbox"\nstore = "store.duckdb"\npublished = "published"\nregistry = "sources.toml"\n'
-        'models = "models"\nbaseline = "baseline"\nruns = "runs"\n' + (f"[detector]\n{DETECTOR_TOML}" if DETECTOR_TOML else ""))
+    from anchormix.provenance.manifest import sign_text
+
+    settings, private = write_project(root, Sources(ARCHIVE, GENERATOR, CRAWL, KEY_ID),
+                                      f"[detector]\n{DETECTOR_TOML}" if DETECTOR_TOML else "")
     truth, rows = {}, []
     for e in essays:
         rec = {"id": e["id"], "url": f"https://essays.example/{e['id']}", "text": e["text"]}
@@ -93,7 +87,7 @@ def build(root: Path, essays: list[dict], declared: str, nights: int, start: dat
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "drop.jsonl").write_text("".join(json.dumps(r) + "\n" for r in out))
         drops.append(drop)
-    return load_settings(root / "anchormix.toml"), drops, truth
+    return settings, drops, truth
 
 
 def seed_vectors(con, essays, vectors, settings) -> None:

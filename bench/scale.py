@@ -61,19 +61,11 @@ STATIC = {"path": str(ROOT / "var" / "models" / "fast-embedder")}
 
 def write_project(root: Path, embedder: str):
     """Registry with a signing key, config; returns (settings, private key)."""
-    from anchormix.config import load_settings
-    from anchormix.provenance.manifest import generate_keypair
+    from _project import Sources, write_project as write
 
-    private, public = generate_keypair()
-    (root / "sources.toml").write_text(
-        f'[sources.{ARCHIVE}]\nkind = "licensed_human_archive"\nlicense = "PSF-2.0"\ntrust_tier = "high"\n'
-        f'public_keys = [ {{ key_id = "{KEY_ID}", ed25519 = "{public}" }} ]\n\n'
-        f'[sources.{GENERATOR}]\nkind = "generator"\nlicense = "Apache-2.0"\ntrust_tier = "high"\n\n'
-        f'[sources.{CRAWL}]\nkind = "web_crawl"\nlicense = "LicenseRef-mixed-crawl"\ntrust_tier = "medium"\n')
-    (root / "anchormix.toml").write_text(
-        '[paths]\ninbox = "inbox"\nstore = "store.duckdb"\npublished = "published"\nregistry = "sources.toml"\n'
-        'models = "models"\nbaseline = "baseline"\nruns = "runs"\n' + EMBEDDERS[embedder].replace("{static}", STATIC["path"]))
-    return load_settings(root / "anchormix.toml"), private
+    return write(root, Sources(ARCHIVE, GENERATOR, CRAWL, KEY_ID, archive_license="PSF-2.0",
+                               crawl_license="LicenseRef-mixed-crawl"),
+                 EMBEDDERS[embedder].replace("{static}", STATIC["path"]))
 
 
 def write_drop(root: Path, drop: str, texts: list[str], machine: list[str], private, offset: int) -> int:
