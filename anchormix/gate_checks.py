@@ -97,8 +97,10 @@ def gx_licenses(con: duckdb.DuckDBPyConnection, candidate: dict) -> GateOutcome:
     outcome.tables["licenses"] = pairs[["source", "license", "records", "permitted", "why"]]
     if blocked:
         outcome.description = ("license policy blocks " + "; ".join(f"{k}: {v}" for k, v in blocked.items())
-                               + ". Drop or re-license the source, or change [mix] allowed_licenses / "
-                                 "denied_licenses knowingly. " + outcome.description)
+                               + ". Drop the source, correct a license recorded by mistake with `anchormix "
+                                 "relicense SOURCE --license ...` (a registry edit licenses only records labelled "
+                                 "after it), or change [mix] allowed_licenses / denied_licenses knowingly. "
+                               + outcome.description)
     outcome.details["blocked"] = blocked
     return outcome
 

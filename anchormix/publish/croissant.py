@@ -50,7 +50,7 @@ FIELD_DESCRIPTIONS = {
     "content_hash": "Stable hash of the normalized text (dedup key and integrity check).",
     "drop": "Nightly drop (YYYY-MM-DD) the record arrived in.",
     "url": "URL the record was fetched from.",
-    "license": "SPDX license expression of the record (its source's, from the registry).",
+    "license": "SPDX license expression of the record (its source's as registered when the record was taken in).",
     "cluster": "Rare cluster of the pinned human baseline the probe record belongs to.",
     "cluster_label": "That cluster's distinctive terms (c-TF-IDF over the baseline's texts).",
 }
