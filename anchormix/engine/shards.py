@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from anchormix.stages.record_batches import BATCH_ROWS, RecordTransform
+from anchormix.stages.record_batches import RecordTransform, input_reader
 
 ROW = "__anchormix_row"
 
@@ -51,7 +51,7 @@ def export_input(con: duckdb.DuckDBPyConnection, transform: RecordTransform, dro
     empty drop writes no shard.
     """
     fs.create_dir(directory)
-    reader = con.sql(transform.source_sql, params=[drop]).to_arrow_reader(BATCH_ROWS)
+    reader = input_reader(con, transform, drop)
     schema = reader.schema.append(pa.field(ROW, pa.int64()))
     writer, in_shard, shards, n = None, 0, 0, 0
     try:

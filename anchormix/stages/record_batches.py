@@ -42,11 +42,22 @@ class RecordTransform:
         return out
 
 
+def input_reader(con: duckdb.DuckDBPyConnection, transform: RecordTransform, drop: str,
+                 batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+    """The transform's input rows of ``drop``, streamed in batches of ``batch_rows``."""
+    # DuckDB 2 refuses con.sql while an earlier execute() result on con is unread (a caller's fetchone(),
+    # such as ingest's on a re-run drop); run that result to its end first, as a new execute() would.
+    complete = getattr(con, "complete", None)
+    if complete is not None:
+        complete()
+    return con.sql(transform.source_sql, params=[drop]).to_arrow_reader(batch_rows)
+
+
 def run_local(con: duckdb.DuckDBPyConnection, transform: RecordTransform, drop: str, settings: Any = None,
               batch_rows: int = BATCH_ROWS) -> pa.Table:
     """Run ``transform`` over ``drop`` in this process and replace the drop's rows of its table atomically;
     returns the rows written (with ``drop``)."""
-    reader = con.sql(transform.source_sql, params=[drop]).to_arrow_reader(batch_rows)
+    reader = input_reader(con, transform, drop, batch_rows)
     out = pa.Table.from_batches([transform.apply(b, settings) for b in reader], schema=transform.schema)
     out = out.append_column("drop", pa.array([drop] * out.num_rows, pa.string()))
     replace_drop_rows(con, transform.table, drop, out)

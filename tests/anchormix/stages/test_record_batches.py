@@ -43,3 +43,11 @@ def test_batch_size_does_not_change_the_rows_and_a_rerun_replaces(tmp_path, con,
     assert summary["scored"] == len(scored) and summary["passed"] == sum(1 for r in scored if r[2])
     # Every failed rule is counted once under its name.
     assert sum(summary["reasons"].values()) == sum(len(r[3].split(";")) for r in scored if r[3])
+
+
+def test_an_unread_result_on_the_connection_does_not_block_the_transform(tmp_path, con, human_texts):
+    # Re-ingesting a drop (the runner's run_drop after curate_drop) leaves ingest's last fetchone() unread.
+    _inbox(tmp_path, human_texts[:5])
+    ingest_drop(con, tmp_path, "2026-11-01", IngestSettings())
+    con.execute("SELECT id FROM raw_records").fetchone()
+    assert run_local(con, NORMALIZE, "2026-11-01").num_rows == 5
