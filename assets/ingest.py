@@ -62,4 +62,5 @@ def normalized(context: AssetExecutionContext, duckdb: DuckDBResource, engine: E
     with staged(context, duckdb, "normalized", engine=engine) as (con, n, stats):
         preview = con.execute(
             "SELECT id, content_hash, n_words, norm_text FROM normalized WHERE drop = ? LIMIT 10", [drop]).df()
-    return MaterializeResult(metadata={**stats, "dagster/row_count": n, "preview": md_table(preview)})
+    return MaterializeResult(metadata={**stats, "engine": engine.settings().kind, "dagster/row_count": n,
+                                       "preview": md_table(preview)})

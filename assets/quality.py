@@ -25,6 +25,7 @@ def quality(context: AssetExecutionContext, duckdb: DuckDBResource, engine: Engi
     with staged(context, duckdb, "quality", engine=engine) as (_, summary, stats):
         pass
     return MaterializeResult(metadata={
-        **stats, "dagster/row_count": summary["scored"], "passed": summary["passed"], "filtered": summary["failed"],
+        **stats, "engine": engine.settings().kind, "dagster/row_count": summary["scored"], "passed": summary["passed"],
+        "filtered": summary["failed"],
         "filter_reasons": md_counts(summary["reasons"], "rule", "records"),
     })

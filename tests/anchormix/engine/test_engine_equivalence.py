@@ -84,4 +84,7 @@ def test_the_first_demo_night_is_the_same_on_ray(tmp_path):
     for key in expected:
         assert got[key] == expected[key], key
     assert (on_ray / "data" / "normalized" / NIGHT.isoformat()).is_dir()
+    import ray
+
+    assert not ray.is_initialized()  # the runner stopped the local Ray it started
     assert not (local / "data").exists()  # the local engine writes no Parquet

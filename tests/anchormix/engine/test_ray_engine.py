@@ -187,3 +187,11 @@ def test_a_failed_load_puts_the_previous_output_back(tmp_path, texts, ray_cluste
     with pytest.raises(OSError, match="disk full"):
         engine.run(con, NORMALIZE, DROP)
     assert _tree(data / "normalized") == before and _rows(con, "normalized") == rows
+
+
+def test_an_empty_drop_on_ray_gives_an_empty_output_and_no_rows(tmp_path, ray_cluster):
+    con = _store()
+    data = tmp_path / "data"
+    out = RayEngine(SHARDED, str(data)).run(con, NORMALIZE, "2026-11-09")  # no raw records: Ray is not asked
+    assert out.num_rows == 0 and _rows(con, "normalized") == []
+    assert (data / "normalized" / "2026-11-09").is_dir() and not _tree(data / "normalized")
