@@ -96,19 +96,21 @@ def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
     from anchormix.diversity import diversity_report
 
     baseline = load_pinned(baseline_dir, embedding)
-    pool = con.execute(POOL_IDS_SQL, [drop]).df()
     # Cluster rows name the baseline they were assigned under: a re-pin (new digest) re-assigns all.
     baseline_id = f"{baseline.model_id}#{baseline.digest[:16]}"
-    assigned = set(r[0] for r in con.execute("SELECT id FROM clusters WHERE baseline_id = ?",
-                                             [baseline_id]).fetchall())
-    todo = pool[~pool["id"].isin(assigned)]
+    pool_ids = f"SELECT * FROM ({POOL_IDS_SQL})"
+    # The anti-join, count and sample run in DuckDB, so no Python set of every pool id is built each night.
+    todo = con.execute(f"{pool_ids} p WHERE NOT EXISTS (SELECT 1 FROM clusters c WHERE c.id = p.id "
+                       "AND c.baseline_id = ?)", [drop, baseline_id]).df()
     if len(todo):
         labels = assign_clusters(baseline, vectors_for(con, todo, embedding))
         with transaction(con):
             con.execute("DELETE FROM clusters WHERE id IN (SELECT unnest(?))", [todo["id"].tolist()])
             insert_rows(con, "clusters", {"id": todo["id"].tolist(), "drop": todo["drop"].tolist(),
                                           "cluster": labels.astype(np.int32), "baseline_id": [baseline_id] * len(todo)})
-    sample = pool if len(pool) <= report_sample else pool.sample(report_sample, random_state=seed).sort_index()
+    n_pool = con.execute(f"SELECT count(*) FROM ({POOL_IDS_SQL})", [drop]).fetchone()[0]
+    # A seeded hash order is a uniform sample that a later night reproduces for the same pool.
+    sample = con.execute(f"{pool_ids} p ORDER BY hash(p.id || ?::VARCHAR) LIMIT ?", [drop, seed, report_sample]).df()
     report = {}
     if len(sample) > 1:
         texts = dict(con.execute("SELECT id, norm_text FROM normalized WHERE id IN (SELECT unnest(?))",
@@ -116,5 +118,5 @@ def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
         report = diversity_report(vectors_for(con, sample, embedding), [texts[i] for i in sample["id"]], baseline,
                                   rule=tail_rule)
         report["measured_on"] = len(sample)
-    return {"pool": len(pool), "assigned": len(todo), "report": report, "baseline_n": int(baseline.n),
+    return {"pool": int(n_pool), "assigned": len(todo), "report": report, "baseline_n": int(baseline.n),
             "model_id": baseline.model_id}
