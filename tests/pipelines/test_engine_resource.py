@@ -14,7 +14,7 @@ def test_the_engine_resource_validates_like_the_file():
 
     assert EngineResource().settings().kind == "local"  # the file's default: make demo runs in process
     with pytest.raises(ConfigError) as err:
-        EngineResource(kind="ray", address="head:6379").settings()
+        EngineResource(kind="ray", address="ray://head:10001").settings()
     assert err.value.key == "engine.address"
 
 

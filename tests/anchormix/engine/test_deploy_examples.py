@@ -34,16 +34,19 @@ def test_the_deployment_examples_agree():
     instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
 
     assert cluster["apiVersion"] == "ray.io/v1" and cluster["spec"]["rayVersion"] == _pinned_ray()
-    # The engine joins the cluster through KubeRay's head service, on the head's client port.
-    assert settings.engine.kind == "ray"
-    assert settings.engine.address == f"ray://{cluster['metadata']['name']}-head-svc:10001"
+    # The run pod joins the cluster at KubeRay's head service (GCS port) before the run, as a node with no
+    # CPUs, and the engine finds it with "auto" (Ray Data cannot run over the Ray Client).
+    assert settings.engine.kind == "ray" and settings.engine.address == "auto"
     head = cluster["spec"]["headGroupSpec"]["template"]["spec"]
-    assert {"containerPort": 10001, "name": "client"} in head["containers"][0]["ports"]
+    assert {"containerPort": 6379, "name": "gcs"} in head["containers"][0]["ports"]
+    launcher = instance["run_launcher"]
+    assert f"RAY_HEAD_ADDRESS={cluster['metadata']['name']}-head-svc:6379" in launcher["config"]["env_vars"]
+    entrypoint = (DEPLOY / "entrypoint.sh").read_text()
+    assert 'ray start --address="$RAY_HEAD_ADDRESS" --num-cpus=0' in entrypoint and 'exec "$@"' in entrypoint
 
     # data_root is one ReadWriteMany claim, at the same path in the run pod and every Ray pod.
     pods = [head] + [g["template"]["spec"] for g in cluster["spec"]["workerGroupSpecs"]]
     data_claims = {_claims(p)[settings.paths.data_root] for p in pods}
-    launcher = instance["run_launcher"]
     assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher")
     run_pod = {"volumes": launcher["config"]["volumes"], "containers": [
         {"volumeMounts": [{"name": m["name"], "mountPath": m["mountPath"]}
