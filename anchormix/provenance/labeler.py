@@ -38,6 +38,7 @@ from anchormix.provenance.manifest import verify_manifest
 from anchormix.provenance.media import read_c2pa_evidence
 from anchormix.provenance.registry import Registry
 
+SCORE_CHUNK = 4096
 RECORD_COLUMNS = ("id", "source", "norm_text", "content_hash", "fetched_at", "manifest", "media_path")
 CLASS_COLUMNS = ("id", "class", "reason")
 
@@ -266,7 +267,11 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
             unread = [rid for rid in todo if rid not in tonight]
             if unread:
                 texts.update({rid: text_of(_clean(t)) for rid, t in history.texts(unread).items()})
-            fresh = detector.assess([texts[rid] for rid in todo], [hashes[rid] for rid in todo], embed)
+            # In chunks: a chunk's char n-gram matrix is the stage's largest allocation, and its size
+            # would otherwise follow the drop (about 1 GB for 50k texts).
+            fresh = [a for lo in range(0, len(todo), SCORE_CHUNK) for a in detector.assess(
+                [texts[rid] for rid in todo[lo:lo + SCORE_CHUNK]], [hashes[rid] for rid in todo[lo:lo + SCORE_CHUNK]],
+                embed)]
             new = [((hashes[rid], detector.version), a) for rid, a in zip(todo, fresh)]
             cache.put(new)
             known.update(new)
