@@ -131,6 +131,11 @@ class DetectorSettings(Section):
     presume_human_quantile: Float = Field(0.3, ge=0.01, le=1.0)
     retrain_growth: Float = Field(0.25, ge=0.0, le=100.0)
     retrain_every_days: Int = Field(0, ge=0)
+    rescore_per_night: Float = Field(2.0, ge=0.0, le=1000.0, description=(
+        "After a model change, at most this many stored records per record of tonight get the new model's "
+        "verdict each night (at least rescore_min); the rest keep the older model's, named in their evidence, "
+        "until a later night. 0 = all at once"))
+    rescore_min: Int = Field(5000, ge=0)
 
     @model_validator(mode="after")
     def _some_block(self) -> "DetectorSettings":

@@ -187,6 +187,8 @@ class LabelHistory:
     confident: pd.DataFrame
     texts: Callable[[list[str]], dict[str, Any]]
     stale: Callable[[str | None], tuple[pd.DataFrame, pd.DataFrame]]
+    # Stale records ``stale`` left for a later night (a bounded night re-assesses only part of them).
+    deferred: int = 0
 
 
 def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorSettings, model_dir: Path, *,
@@ -255,7 +257,8 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
             evidence[rid], hashes[rid] = kept_by_id[rid], h
             classes[rid] = classify(evidence[rid])
     cache = score_cache if score_cache is not None else MemoryScoreCache()
-    report.update(n_scored=0, n_score_cached=0, n_abstained=0, n_history_relabelled=n_history)
+    report.update(n_scored=0, n_score_cached=0, n_abstained=0, n_history_relabelled=n_history,
+                  n_history_deferred=history.deferred if history is not None else 0)
     if detector is not None:
         unknown = [rid for rid, (c, _) in classes.items() if c == "unknown"]
         wanted = [(hashes[rid], detector.version) for rid in unknown]

@@ -92,7 +92,7 @@ IN_SCOPE = "n.drop <= ? AND (d.status = 'unique' OR d.method = 'semantic')"
 # Bump when the evidence or class rules change meaning, so the next night labels all history again.
 LABEL_RULES_VERSION = "1"
 # Settings that only say when to retrain: they change no class, so a change keeps the stored labels.
-_SCHEDULE_ONLY = ("retrain_growth", "retrain_every_days")
+_SCHEDULE_ONLY = ("retrain_growth", "retrain_every_days", "rescore_per_night", "rescore_min")
 
 
 def label_basis(registry_path: Path, settings: DetectorSettings) -> str:
@@ -115,8 +115,8 @@ def last_basis(con: duckdb.DuckDBPyConnection) -> str | None:
 class StoreLabelHistory(LabelHistory):
     """:class:`LabelHistory` read from the store: records in scope on drops <= ``drop`` other than ``drop``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, drop: str):
-        self.con, self.drop = con, drop
+    def __init__(self, con: duckdb.DuckDBPyConnection, drop: str, limit: int | None = None):
+        self.con, self.drop, self.limit = con, drop, limit
         confident = con.execute(
             f"""SELECT p.id, n.content_hash, (p.class = 'synthetic_declared')::INTEGER AS label, r.source
             FROM provenance p JOIN normalized n USING (id) JOIN raw_records r USING (id) JOIN dedup d USING (id)
@@ -141,6 +141,12 @@ class StoreLabelHistory(LabelHistory):
               AND ((v.id IS NOT NULL AND v.ref IS DISTINCT FROM ?) OR (v.id IS NULL AND p.class = 'unknown' AND ?))""",
             [self.drop, self.drop, version, version is not None])
         try:
+            total = self.con.execute("SELECT count(*) FROM _stale").fetchone()[0]
+            if version is not None and self.limit is not None and total > self.limit:
+                # Newest drops first: they are the likeliest to enter tonight's mix.
+                self.con.execute("DELETE FROM _stale WHERE id NOT IN (SELECT id FROM _stale s JOIN normalized n "
+                                 "USING (id) ORDER BY n.drop DESC, s.id LIMIT ?)", [self.limit])
+            self.deferred = total - self.con.execute("SELECT count(*) FROM _stale").fetchone()[0]
             stale = self.con.execute("SELECT id, content_hash FROM _stale ORDER BY id").df()
             kept = self.con.execute(
                 "SELECT e.id AS record_id, e.signal, e.value, e.verdict, e.ref FROM evidence e JOIN _stale USING (id) "
@@ -159,7 +165,10 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
     only records of ``drop`` and records without a class are labelled from
     scratch, the stored confident records join the training set, and a stored
     class that came from another model's verdict is made again from its kept
-    evidence. A changed basis labels every record of drops <= ``drop``.
+    evidence: at most ``rescore_per_night`` per record of tonight (at least
+    ``rescore_min``) a night, newest drops first, so a retrain night costs in
+    proportion to the drop and history catches up over the next nights. A
+    changed basis labels every record of drops <= ``drop``.
     Returns the class counts over all records in scope, the detector report
     and timings.
 
@@ -185,7 +194,8 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
         """,
         [drop, full, drop],
     ).df()
-    history = None if full else StoreLabelHistory(con, drop)
+    budget = max(settings.rescore_min, int(settings.rescore_per_night * len(records)))
+    history = None if full else StoreLabelHistory(con, drop, budget if settings.rescore_per_night else None)
     read_s = time.perf_counter() - started
     cache = StoreScoreCache(con)
 

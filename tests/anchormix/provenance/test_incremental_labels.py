@@ -149,3 +149,22 @@ def test_training_is_capped_per_class_and_growth_is_judged_on_the_whole_confiden
     assert second["retrained"] and second["n_train"] == 30 and second["n_confident"] == 120
     # Night 3 adds no confident record: 120 against 120, not against the 30 trained on, so the model stands.
     assert not third["retrained"] and third["version"] == second["version"]
+
+
+def test_after_a_model_change_history_catches_up_within_a_nightly_budget(store):
+    con, inbox, registry, models = store
+    bounded = SETTINGS.model_copy(update={"rescore_per_night": 0.2, "rescore_min": 5})
+    out = []
+    for drop in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        ingest_drop(con, inbox, drop, IngestSettings())
+        normalize_drop(con, drop)
+        dedup_drop(con, drop, NearDedupSettings())
+        out.append(provenance_drop(con, drop, registry, bounded, models, embedding=EmbeddingSettings()))
+    v1, v2 = out[0]["detector"]["version"], out[1]["detector"]["version"]
+    assert v1 != v2 and out[2]["detector"]["version"] == v2
+    # Night 2: 25 night-1 records hold v1 verdicts; 0.2 x 50 records of tonight = 10 get v2, 15 wait.
+    assert (out[1]["detector"]["n_history_relabelled"], out[1]["detector"]["n_history_deferred"]) == (10, 15)
+    # Night 3 (2 records): the floor of 5 more, 10 still wait, and they keep v1's verdict, named as such.
+    assert (out[2]["detector"]["n_history_relabelled"], out[2]["detector"]["n_history_deferred"]) == (5, 10)
+    refs = dict(con.execute("SELECT ref, count(*) FROM evidence WHERE signal = 'detector' GROUP BY 1").fetchall())
+    assert refs[v1] == 10 and set(refs) == {v1, v2}
