@@ -49,6 +49,13 @@ def con():
     connection.close()
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Run the Ray tests last. Importing ray replaces stdlib objects (``inspect.isgenerator``) and imports
+    ``logging.config``, which changes the standard-library docstrings that other tests and the demo harvest as
+    human text; so those modules import ray only when a test runs, and these tests run after the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("ray") is not None)  # stable: order kept otherwise
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Remove the session's temporary root unless the caller provided it (to inspect it)."""
     if _OWN_ROOT and "ANCHORMIX_KEEP_TEST_ROOT" not in os.environ:

@@ -145,7 +145,7 @@ def test_lineage_shows_every_stage_asset_and_the_gate_checks(dagster_stack, page
     missing = [c for c in CHECKS if not re.search(rf"^{c}$", sidebar, re.M)]
     assert not missing, f"checks not shown for mix_candidate: {missing}"
     # The Checks tab lists the same five, and says they block.
-    open_ui(page, dagster_stack.url + "/assets/mix_candidate?view=checks", "Checks (5)")
+    open_ui(page, dagster_stack.url + "/assets/mix_candidate?view=checks", "Checks (6)")
     text = settled_text(page, *(rf"^{c}$" for c in CHECKS), "This is a blocking asset check.")
     assert all(re.search(rf"^{c}$", text, re.M) for c in CHECKS)
     assert "This is a blocking asset check." in text
@@ -223,7 +223,7 @@ def test_night_two_replace_is_blocked_and_the_ui_says_why(dagster_stack, page, s
     assert check_statuses(sidebar) == expected, sidebar[-3000:]
     page.screenshot(path=str(screenshots / "07-lineage-night2-checks.png"))
 
-    open_ui(page, f"{stack.url}/assets/mix_candidate?view=checks", "Checks (5)")
+    open_ui(page, f"{stack.url}/assets/mix_candidate?view=checks", "Checks (6)")
     page.get_by_text(failed[0], exact=True).first.click()
     text = settled_text(page, "Latest execution", "Evaluation result\nFailed")
     assert "Evaluation result\nFailed" in text, text[-3000:]

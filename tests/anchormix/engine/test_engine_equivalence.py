@@ -16,7 +16,6 @@ from datetime import date
 
 import pytest
 
-pytest.importorskip("ray")
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

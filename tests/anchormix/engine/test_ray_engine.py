@@ -14,7 +14,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-ray = pytest.importorskip("ray")
 
 from anchormix.dedup.near import NearDedupSettings  # noqa: E402
 from anchormix.engine import EngineSettings, make_engine  # noqa: E402
@@ -38,6 +37,8 @@ SHARDED = EngineSettings(kind="ray", shard_rows=64, max_retries=3)
 @pytest.fixture(scope="module")
 def ray_cluster():
     """One local Ray for the module; engines join it and leave it running."""
+    import ray  # at run time, not collection: see tests/conftest.py, pytest_collection_modifyitems
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     # The fns below live in this test module, which Ray's workers cannot import: ship them by value.
@@ -101,6 +102,8 @@ def test_ray_gives_the_local_engines_normalized_and_quality_rows(tmp_path, texts
     assert sorted(out.column("id").to_pylist()) == sorted(r[0] for r in _rows(local, "normalized"))
     assert not list((tmp_path / "data" / "_staging").rglob("*.parquet"))
     engine.close()
+    import ray
+
     assert ray.is_initialized()  # a Ray the engine joined keeps running
 
 
