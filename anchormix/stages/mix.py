@@ -282,9 +282,10 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
 
 
 ADVICE = {
-    "unknown_cap": "its records are `unknown` (no registry entry, signature or confident detector verdict) and "
-                   "unknown records are capped at mix.unknown_cap: register the source (kind, license, trust_tier) "
-                   "in the registry, or sign its records, so they can count as human",
+    "unknown_cap": "its records are `unknown` (neither a verified manifest, a high-trust registered archive nor a "
+                   "confident detector verdict; `anchormix explain <id>` gives a record's reason) and unknown "
+                   "records are capped at mix.unknown_cap: register the source (kind, license, trust_tier) in the "
+                   "registry, or sign its records, so they can count as human",
     "synthetic_cap": "synthetic records are capped at mix.synthetic_cap",
     "cluster_at_baseline_share": "synthetic records only fill baseline clusters below their human share",
     "no_baseline_cluster": "synthetic records outside every baseline cluster are never admitted",
