@@ -115,6 +115,7 @@ class _TrainingSet:
         self.texts = list(texts) + [None] * (len(self.ids) - len(texts))
         self.loaded = [True] * len(texts) + [False] * (len(self.ids) - len(texts))
         self.read, self.known = read, set(known)
+        self._usable: dict[int, list[int]] = {}  # by min_words: the retrain decision and the sample both ask
 
     def _load(self, rows: list[int]) -> None:
         if rows:
@@ -125,11 +126,14 @@ class _TrainingSet:
     def usable_rows(self, min_words: int) -> list[int]:
         """Rows long enough to train on. A stored record the previous model trained on was usable then and
         its text (so its hash) has not changed, so its text is not read."""
+        if min_words in self._usable:
+            return self._usable[min_words]
         keys = list(zip(self.hashes, map(int, self.labels)))
         self._load([i for i, k in enumerate(keys) if not self.loaded[i] and k not in self.known])
         loaded = [i for i in range(len(keys)) if self.loaded[i]]
         usable = dict(zip(loaded, usable_for_training([self.texts[i] for i in loaded], min_words)))
-        return [i for i in range(len(keys)) if usable.get(i, True)]
+        self._usable[min_words] = [i for i in range(len(keys)) if usable.get(i, True)]
+        return self._usable[min_words]
 
     def usable_keys(self, min_words: int) -> list[tuple[str, int]]:
         """(content hash, label) of the usable rows."""

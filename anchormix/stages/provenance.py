@@ -56,14 +56,11 @@ class StoreScoreCache:
     def get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Assessment]:
         if not keys:
             return {}
-        wanted = pd.DataFrame(keys, columns=["content_hash", "version"])
-        self.con.register("_wanted_scores", wanted)
-        try:
+        wanted = as_arrow(pd.DataFrame(keys, columns=["content_hash", "version"]))
+        with registered(self.con, wanted) as name:
             rows = self.con.execute(
                 "SELECT s.content_hash, s.version, s.score, s.verdict, s.reason FROM detector_scores s "
-                "JOIN _wanted_scores w USING (content_hash, version)").fetchall()
-        finally:
-            self.con.unregister("_wanted_scores")
+                f"JOIN {name} w USING (content_hash, version)").fetchall()
         return {(h, v): Assessment(None if score is None else float(score), verdict, reason)
                 for h, v, score, verdict, reason in rows}
 
