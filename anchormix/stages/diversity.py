@@ -98,19 +98,25 @@ def diversity_drop(con: duckdb.DuckDBPyConnection, drop: str, baseline_dir: Path
     baseline = load_pinned(baseline_dir, embedding)
     # Cluster rows name the baseline they were assigned under: a re-pin (new digest) re-assigns all.
     baseline_id = f"{baseline.model_id}#{baseline.digest[:16]}"
-    pool_ids = f"SELECT * FROM ({POOL_IDS_SQL})"
-    # The anti-join, count and sample run in DuckDB, so no Python set of every pool id is built each night.
-    todo = con.execute(f"{pool_ids} p WHERE NOT EXISTS (SELECT 1 FROM clusters c WHERE c.id = p.id "
-                       "AND c.baseline_id = ?)", [drop, baseline_id]).df()
-    if len(todo):
-        labels = assign_clusters(baseline, vectors_for(con, todo, embedding))
-        with transaction(con):
-            con.execute("DELETE FROM clusters WHERE id IN (SELECT unnest(?))", [todo["id"].tolist()])
-            insert_rows(con, "clusters", {"id": todo["id"].tolist(), "drop": todo["drop"].tolist(),
-                                          "cluster": labels.astype(np.int32), "baseline_id": [baseline_id] * len(todo)})
-    n_pool = con.execute(f"SELECT count(*) FROM ({POOL_IDS_SQL})", [drop]).fetchone()[0]
-    # A seeded hash order is a uniform sample that a later night reproduces for the same pool.
-    sample = con.execute(f"{pool_ids} p ORDER BY hash(p.id || ?::VARCHAR) LIMIT ?", [drop, seed, report_sample]).df()
+    # The pool is read once into a temp table; the anti-join, count and sample run on it in DuckDB, so no
+    # Python set of every pool id is built each night.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pool_ids AS {POOL_IDS_SQL}", [drop])
+    try:
+        todo = con.execute("SELECT * FROM _pool_ids p WHERE NOT EXISTS (SELECT 1 FROM clusters c WHERE c.id = p.id "
+                           "AND c.baseline_id = ?)", [baseline_id]).df()
+        if len(todo):
+            labels = assign_clusters(baseline, vectors_for(con, todo, embedding))
+            with transaction(con):
+                con.execute("DELETE FROM clusters WHERE id IN (SELECT unnest(?))", [todo["id"].tolist()])
+                insert_rows(con, "clusters", {"id": todo["id"].tolist(), "drop": todo["drop"].tolist(),
+                                              "cluster": labels.astype(np.int32),
+                                              "baseline_id": [baseline_id] * len(todo)})
+        n_pool = con.execute("SELECT count(*) FROM _pool_ids").fetchone()[0]
+        # A seeded hash order is a uniform sample that a later night reproduces for the same pool.
+        sample = con.execute("SELECT * FROM _pool_ids p ORDER BY hash(p.id || ?::VARCHAR) LIMIT ?",
+                             [seed, report_sample]).df()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _pool_ids")
     report = {}
     if len(sample) > 1:
         texts = dict(con.execute("SELECT id, norm_text FROM normalized WHERE id IN (SELECT unnest(?))",
