@@ -35,6 +35,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -75,8 +76,19 @@ def script_of(ch: str) -> str | None:
 
 
 def letter_scripts(text: str, limit: int = 20_000) -> Counter:
-    """Letters per script in the first ``limit`` characters."""
-    return Counter(s for s in map(script_of, text[:limit]) if s is not None)
+    """Letters per script in the first ``limit`` characters (scripts in order of first appearance)."""
+    # Count characters in C, then name each distinct one once: a text has a few dozen distinct characters.
+    scripts: Counter = Counter()
+    for ch, n in Counter(text[:limit]).items():
+        script = _script_of_cached(ch)
+        if script is not None:
+            scripts[script] += n
+    return scripts
+
+
+@lru_cache(maxsize=65_536)
+def _script_of_cached(ch: str) -> str | None:
+    return script_of(ch)
 
 
 # ----------------------------------------------------------------------------- profile and abstention
@@ -345,7 +357,22 @@ class BlockFeatures:
 
     def transform(self, texts: Sequence[str], vectors: np.ndarray | None):
         texts = [text_of(t) or "" for t in texts]
-        return self._assemble(texts, vectors, lambda b: self.vectorizers[b].transform(texts))
+        return self._assemble(texts, vectors, lambda b: self._counting(b).transform(texts))
+
+    def _counting(self, block: str):
+        """The block's vectorizer with its counting done by hashes over the batch (the same matrix, a fraction
+        of scikit-learn's per-n-gram Python cost); built on first use, not saved with the model."""
+        from anchormix.provenance.ngram_counts import TfidfFromCounts
+
+        fast = self.__dict__.setdefault("_fast", {})
+        if block not in fast:
+            fast[block] = TfidfFromCounts(self.vectorizers[block])
+        return fast[block]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_fast", None)
+        return state
 
     def _assemble(self, texts, vectors, ngram_block, style=None):
         import scipy.sparse as sp

@@ -1,0 +1,58 @@
+"""The hashed n-gram counter gives exactly scikit-learn's TF-IDF matrix for the detector's two analyzers."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from anchormix.provenance.detector_features import BlockFeatures, _analyzer_params
+from anchormix.provenance.ngram_counts import TfidfFromCounts, VocabularyCounter
+from tests.anchormix.provenance.conftest import harvest_stdlib_docstrings
+
+
+def _hostile(texts: list[str]) -> list[str]:
+    """Real texts bent the ways a crawl bends them: case, odd whitespace, astral and combining characters."""
+    a, b, c = texts[:3]
+    return [
+        "", " \t\n ", a.upper(), a.replace(" ", "\u00a0", 5), b.replace(" ", "\u2003\u2003"),
+        c.replace("e", "e\u0301"), "\U0001F600 ".join(a.split()[:30]), "\u0130" + b,  # "İ".lower() is 2 chars
+        "\x1c".join(c.split()[:20]), a[:1], "".join(a.split()),
+    ]
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[list[str], list[str]]:
+    texts = harvest_stdlib_docstrings(min_words=8, limit=900)
+    return texts[:500], texts[500:] + _hostile(texts[500:])
+
+
+@pytest.mark.parametrize("block", ["word", "char"])
+def test_same_matrix_as_scikit_learn(corpus, block):
+    fit, score = corpus
+    vectorizer = TfidfVectorizer(**_analyzer_params(block), min_df=2, sublinear_tf=True, dtype=np.float32).fit(fit)
+    expected = vectorizer.transform(score)
+    got = TfidfFromCounts(vectorizer).transform(score)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert got.nnz == expected.nnz and got.nnz > 1000
+    assert abs(got - expected).max() < 1e-6
+
+
+def test_counts_of_a_word_outside_the_vocabulary_and_of_bigrams():
+    counter = VocabularyCounter({"the": 0, "the cat": 1, "cat": 2, ".": 3}, "word", (1, 2), r"(?u)\b\w+\b|[^\w\s]")
+    m = counter.transform(["The cat. The dog the cat", "dog"]).toarray()
+    assert m.tolist() == [[3, 2, 2, 1], [0, 0, 0, 0]]
+
+
+def test_saved_features_do_not_carry_the_hash_tables(corpus):
+    fit, score = corpus
+    features = BlockFeatures({"char": 1.0}, 200_000)
+    features.vectorizers = {"char": TfidfVectorizer(**_analyzer_params("char"), min_df=2, sublinear_tf=True,
+                                                    dtype=np.float32).fit(fit)}
+    features.spans = {}
+    before = features.transform(score[:20], None)
+    restored = pickle.loads(pickle.dumps(features))
+    assert "_fast" in features.__dict__ and "_fast" not in restored.__dict__
+    assert abs(restored.transform(score[:20], None) - before).max() == 0
