@@ -265,7 +265,7 @@ class TermCounts:
     """
 
     def __init__(self, texts: Sequence[str], blocks: Sequence[str]):
-        from sklearn.feature_extraction.text import CountVectorizer
+        from anchormix.provenance.ngram_counts import FastTermCounts
 
         texts = [text_of(t) or "" for t in texts]
         self.vocab: dict[str, np.ndarray] = {}
@@ -273,9 +273,11 @@ class TermCounts:
         for block in blocks:
             if block not in ("word", "char"):
                 continue
-            cv = CountVectorizer(**_analyzer_params(block), dtype=np.float32)
-            self.counts[block] = cv.fit_transform(texts).tocsr()
-            self.vocab[block] = cv.get_feature_names_out()
+            # N-grams seen once are left out: a min_df of 2 drops them from every subset's vocabulary anyway.
+            params = _analyzer_params(block)
+            found = FastTermCounts(texts, params["analyzer"], params["ngram_range"], params.get("token_pattern"))
+            self.counts[block] = found.counts
+            self.vocab[block] = found.vocabulary
         self.style = style_features(texts) if "style" in blocks else None
 
 

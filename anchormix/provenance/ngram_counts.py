@@ -200,3 +200,78 @@ class TfidfFromCounts:
         if self.norm is not None:
             X = normalize(X, norm=self.norm, copy=False)
         return X
+
+
+def discover_vocabulary(texts: Sequence[str], analyzer: str, ngram_range: tuple[int, int],
+                        token_pattern: str | None = None, min_count: int = 2) -> dict[str, int]:
+    """The n-grams of ``texts`` that occur at least ``min_count`` times in all, numbered in sorted order.
+
+    With ``min_count`` 1 this is ``CountVectorizer(analyzer, ngram_range).fit(texts).vocabulary_``; with 2
+    it leaves out the n-grams seen once, which no ``min_df >= 2`` vocabulary fitted on any subset of
+    ``texts`` can keep.
+    """
+    lowered = [t.lower() for t in texts]
+    if analyzer == "char_wb":
+        terms = _char_terms(lowered, ngram_range, min_count)
+    elif analyzer == "word" and tuple(ngram_range) in ((1, 1), (1, 2)):
+        terms = _word_terms(lowered, re.compile(token_pattern), ngram_range[1], min_count)
+    else:
+        raise ValueError(f"unsupported analyzer {analyzer!r} with ngram_range {ngram_range}")
+    return {t: j for j, t in enumerate(sorted(terms))}
+
+
+def _char_terms(texts: list[str], ngram_range: tuple[int, int], min_count: int) -> list[str]:
+    lo, hi = ngram_range
+    if lo != 1:
+        raise ValueError("char_wb n-grams must start at length 1")
+    joined = "".join(" " + "  ".join(words) + " " if (words := t.split()) else "" for t in texts)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    if not len(codes):
+        return []
+    letter = codes != 32
+    ends = np.flatnonzero(letter[:-1] & ~letter[1:]) + 2
+    starts = np.concatenate(([0], ends[:-1]))
+    room = np.repeat(ends, ends - starts) - np.arange(len(codes))
+    wide = codes.astype(np.uint64)
+    h = wide.copy()
+    terms: list[str] = []
+    for n in range(1, hi + 1):
+        if n > 1:
+            with np.errstate(over="ignore"):
+                h[: len(h) - n + 1] = h[: len(h) - n + 1] * _MULT + wide[n - 1:]
+        at = np.flatnonzero(room >= n)
+        _, first, count = np.unique(h[at], return_index=True, return_counts=True)
+        terms.extend(joined[p:p + n] for p in at[first[count >= min_count]].tolist())
+    return terms
+
+
+def _word_terms(texts: list[str], token: re.Pattern, max_n: int, min_count: int) -> list[str]:
+    from collections import Counter
+
+    tokens = [token.findall(t) for t in texts]
+    unigrams = Counter(chain.from_iterable(tokens))
+    terms = [w for w, c in unigrams.items() if c >= min_count]
+    if max_n == 2:
+        vocab = list(unigrams)
+        ids_of = {w: i for i, w in enumerate(vocab)}
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        ids = np.fromiter((ids_of[w] for w in chain.from_iterable(tokens)), dtype=np.int64, count=int(lengths.sum()))
+        doc = np.repeat(np.arange(len(texts)), lengths)
+        first = np.flatnonzero(doc[:-1] == doc[1:]) if len(ids) > 1 else np.zeros(0, np.int64)
+        keys = ids[first] * len(vocab) + ids[first + 1]
+        pairs, count = np.unique(keys, return_counts=True)
+        for key in pairs[count >= min_count].tolist():
+            a, b = divmod(key, len(vocab))
+            terms.append(vocab[a] + " " + vocab[b])
+    return terms
+
+
+class FastTermCounts:
+    """``CountVectorizer(analyzer, ngram_range).fit_transform(texts)`` restricted to n-grams seen twice or more:
+    ``vocabulary`` (terms in sorted order, as ``get_feature_names_out``) and ``counts`` (csr, float32)."""
+
+    def __init__(self, texts: Sequence[str], analyzer: str, ngram_range: tuple[int, int],
+                 token_pattern: str | None = None):
+        vocabulary = discover_vocabulary(texts, analyzer, ngram_range, token_pattern)
+        self.vocabulary = np.array(sorted(vocabulary, key=vocabulary.get), dtype=object)
+        self.counts = VocabularyCounter(vocabulary, analyzer, ngram_range, token_pattern).transform(texts)

@@ -25,6 +25,8 @@ price of never dropping unknown languages by English rules.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import json
 import math
 import re
@@ -202,6 +204,19 @@ def dominant_script(text: str, sample: int = 4000) -> str | None:
     return max(counts, key=counts.get)
 
 
+@lru_cache(maxsize=256)
+def _scoring_vocabulary(code: str, vocabulary: tuple[str, ...], script: str) -> frozenset[str] | None:
+    """The words of ``code``'s list that count as evidence in a ``script`` text; None for a list in another
+    script. Built once per language and script, not once per text."""
+    if not vocabulary or _script_of(vocabulary[0][0]) != script:
+        return None
+    # One-letter Latin words ("v", "z", "a") are mostly option names and variables in technical text.
+    vocab = {w for w in vocabulary if len(w) > 1 or script != "Latin"}
+    if code != ENGLISH:
+        vocab -= _ENGLISH_HOMOGRAPHS
+    return frozenset(vocab)
+
+
 def detect_language(text: str, function_words: Mapping[str, tuple[str, ...]] = FUNCTION_WORDS,
                     sample: int = 4000) -> tuple[str, str | None]:
     """(language code or ``und``, dominant script) of ``text``, from its letters alone."""
@@ -217,13 +232,10 @@ def detect_language(text: str, function_words: Mapping[str, tuple[str, ...]] = F
         return UNKNOWN, script
     scores = {}
     for code, vocabulary in function_words.items():
-        if not vocabulary or _script_of(vocabulary[0][0]) != script:
+        vocab = _scoring_vocabulary(code, tuple(vocabulary), script)
+        if vocab is None:
             continue  # a Latin-script list says nothing about a Cyrillic text, and vice versa
-        # One-letter Latin words ("v", "z", "a") are mostly option names and variables in technical text.
-        vocab = {w for w in vocabulary if len(w) > 1 or script != "Latin"}
-        if code != ENGLISH:
-            vocab -= _ENGLISH_HOMOGRAPHS
-        scores[code] = sum(1 for w in words if w in vocab)
+        scores[code] = sum(map(vocab.__contains__, words))
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     if not ranked:
         return UNKNOWN, script

@@ -56,3 +56,19 @@ def test_saved_features_do_not_carry_the_hash_tables(corpus):
     restored = pickle.loads(pickle.dumps(features))
     assert "_fast" in features.__dict__ and "_fast" not in restored.__dict__
     assert abs(restored.transform(score[:20], None) - before).max() == 0
+
+
+@pytest.mark.parametrize("block", ["word", "char"])
+def test_training_counts_are_scikit_learns_without_the_ngrams_seen_once(corpus, block):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from anchormix.provenance.ngram_counts import FastTermCounts
+
+    texts = corpus[1]
+    params = _analyzer_params(block)
+    cv = CountVectorizer(**params, dtype=np.float32)
+    full = cv.fit_transform(texts).tocsr()
+    seen_twice = np.flatnonzero(np.asarray(full.sum(axis=0)).ravel() >= 2)
+    fast = FastTermCounts(texts, params["analyzer"], params["ngram_range"], params.get("token_pattern"))
+    assert fast.vocabulary.tolist() == cv.get_feature_names_out()[seen_twice].tolist()
+    assert abs(fast.counts - full[:, seen_twice]).max() == 0
