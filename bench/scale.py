@@ -17,8 +17,10 @@ Printed, in one run:
 * ten nights of 10k into one store: each stage's CPU-s on night 10 over
   night 1, and the total.
 
-CPU-seconds are the process's (all threads) from one run; wall time on a shared
-machine is noise. The embedder is ``[embedding]`` of the bench's config:
+Each night runs in a process of its own, as a nightly run does: its peak RSS is
+the pipeline's, not this bench's (which holds the whole corpus), and a stage's
+CPU-s include the imports it makes on first use. CPU-seconds are the process's
+(all threads) from one run; wall time on a shared machine is noise. The embedder is ``[embedding]`` of the bench's config:
 ``--embedder fast`` (default, the static model built by ``make fast-embedder``;
 ``--static-path`` for another artifact) or ``minilm``.
 
@@ -103,6 +105,24 @@ def night(con, drop: str, settings, pin: bool) -> list:
     return stats
 
 
+def _night_in_process(drop: str, settings, pin: bool) -> list:
+    from anchormix.store import connect_store, init_schema
+
+    with connect_store(settings.paths.store) as con:
+        init_schema(con)
+        return night(con, drop, settings, pin)
+
+
+def night_apart(drop: str, settings, pin: bool) -> list:
+    """:func:`night` in a new process, as a nightly run is: its peak RSS is the pipeline's, not this bench's
+    (which holds the whole corpus), and its CPU-s include the imports a stage makes on first use."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_night_in_process, drop, settings, pin).result()
+
+
 def fresh_store(embedder: str):
     root = Path(tempfile.mkdtemp(prefix="anchormix-scale-"))
     settings, private = write_project(root, embedder)
@@ -125,18 +145,14 @@ def table(stats: list, title: str) -> dict:
 
 
 def sized(texts, machine, sizes, embedder) -> None:
-    from anchormix.store import connect_store, init_schema
-
     runs = {}
     for n in sizes:
         root, settings, private = fresh_store(embedder)
         try:
             drop = "2026-03-01"
             total = write_drop(root, drop, texts[:n], machine, private, 0)
-            with connect_store(settings.paths.store) as con:
-                init_schema(con)
-                runs[n] = table(night(con, drop, settings, pin=True), f"one drop of {total:,} records "
-                                f"({n:,} docstrings + {len(machine):,} machine essays), fresh store")
+            runs[n] = table(night_apart(drop, settings, pin=True), f"one drop of {total:,} records "
+                            f"({n:,} docstrings + {len(machine):,} machine essays), fresh store")
         finally:
             shutil.rmtree(root, ignore_errors=True)
     if len(sizes) >= 2:
@@ -149,21 +165,17 @@ def sized(texts, machine, sizes, embedder) -> None:
 
 
 def growth(texts, machine, nights: int, size: int, embedder) -> None:
-    from anchormix.store import connect_store, init_schema
-
     root, settings, private = fresh_store(embedder)
     per_night = []
     try:
-        with connect_store(settings.paths.store) as con:
-            init_schema(con)
-            for k in range(nights):
-                drop = (date(2026, 3, 1) + timedelta(days=k)).isoformat()
-                write_drop(root, drop, texts[k * size:(k + 1) * size], machine[k::nights], private, k * size)
-                stats = night(con, drop, settings, pin=(k == 0))
-                per_night.append({s.stage: s for s in stats})
-                total = sum(s.cpu_s for s in stats if s.stage != "embeddings")
-                print(f"  night {k + 1:>2}: non-embedding {total:6.1f} CPU-s, embedding "
-                      f"{sum(s.cpu_s for s in stats if s.stage == 'embeddings'):6.1f} CPU-s", flush=True)
+        for k in range(nights):
+            drop = (date(2026, 3, 1) + timedelta(days=k)).isoformat()
+            write_drop(root, drop, texts[k * size:(k + 1) * size], machine[k::nights], private, k * size)
+            stats = night_apart(drop, settings, pin=(k == 0))
+            per_night.append({s.stage: s for s in stats})
+            total = sum(s.cpu_s for s in stats if s.stage != "embeddings")
+            print(f"  night {k + 1:>2}: non-embedding {total:6.1f} CPU-s, embedding "
+                  f"{sum(s.cpu_s for s in stats if s.stage == 'embeddings'):6.1f} CPU-s", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     first, last = per_night[0], per_night[-1]

@@ -37,21 +37,25 @@ import scipy.sparse as sp
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _term_hash(term: str) -> int:
-    h = np.uint64(0)
+def _term_hashes(terms: list[str], n: int) -> np.ndarray:
+    """The rolling hash of each ``n``-character term, as ``VocabularyCounter`` computes it over a text."""
+    if not terms:
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.frombuffer("".join(terms).encode("utf-32-le"), dtype=np.uint32).reshape(len(terms), n)
+    h = codes[:, 0].astype(np.uint64)
     with np.errstate(over="ignore"):
-        for k, ch in enumerate(term):
-            h = np.uint64(ord(ch)) if k == 0 else h * _MULT + np.uint64(ord(ch))
-    return int(h)
+        for k in range(1, n):
+            h = h * _MULT + codes[:, k].astype(np.uint64)
+    return h
 
 
 class _Lookup:
     """The vocabulary column of each key of one n-gram length, found through a hash table."""
 
-    def __init__(self, keys: list[int], cols: list[int]):
+    def __init__(self, keys, cols: list[int]):
         import pandas as pd
 
-        self.index = pd.Index(np.array(keys, dtype=np.uint64))
+        self.index = pd.Index(np.asarray(keys, dtype=np.uint64))
         if not self.index.is_unique:
             raise ValueError("two vocabulary terms of one length share a 64-bit hash")
         self.cols = np.array(cols, dtype=np.int64)
@@ -82,12 +86,12 @@ class VocabularyCounter:
         self.ngram_range = tuple(ngram_range)
         self.n_features = len(vocabulary)
         if analyzer == "char_wb":
-            by_len: dict[int, tuple[list[int], list[int]]] = {}
+            by_len: dict[int, tuple[list[str], list[int]]] = {}
             for term, col in vocabulary.items():
-                keys, cols = by_len.setdefault(len(term), ([], []))
-                keys.append(_term_hash(term))
+                terms, cols = by_len.setdefault(len(term), ([], []))
+                terms.append(term)
                 cols.append(col)
-            self._char = {n: _Lookup(*kc) for n, kc in by_len.items()}
+            self._char = {n: _Lookup(_term_hashes(terms, n), cols) for n, (terms, cols) in by_len.items()}
         else:
             self._token = re.compile(token_pattern)
             words = sorted({w for term in vocabulary for w in term.split(" ")})
