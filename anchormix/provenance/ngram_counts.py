@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 # A fixed odd multiplier: the hashes are only ever compared within one process run.
 _MULT = np.uint64(0x9E3779B97F4A7C15)
+CHUNK_TEXTS = 256
 
 
 def _term_hashes(terms: list[str], n: int) -> np.ndarray:
@@ -111,6 +112,13 @@ class VocabularyCounter:
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Counts ``[len(texts), n_features]`` (float32, sorted indices), as scikit-learn's ``transform``."""
+        # Every n-gram position of a chunk is held at once (hash, position, hit), so a chunk bounds the memory.
+        if len(texts) > CHUNK_TEXTS:
+            return sp.vstack([self._transform(texts[i:i + CHUNK_TEXTS]) for i in range(0, len(texts), CHUNK_TEXTS)],
+                             format="csr")
+        return self._transform(texts)
+
+    def _transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         lowered = [t.lower() for t in texts]
         rows, cols = self._char_hits(lowered) if self.analyzer == "char_wb" else self._word_hits(lowered)
         m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
@@ -147,8 +155,8 @@ class VocabularyCounter:
             at = np.flatnonzero(room >= n)
             c = lookup.find(h[at])
             hit = c >= 0
-            all_rows.append(doc[at[hit]])
-            all_cols.append(c[hit])
+            all_rows.append(doc[at[hit]].astype(np.int32))
+            all_cols.append(c[hit].astype(np.int32))
         if not all_rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(all_rows), np.concatenate(all_cols)
@@ -228,45 +236,67 @@ def _char_terms(texts: list[str], ngram_range: tuple[int, int], min_count: int) 
     lo, hi = ngram_range
     if lo != 1:
         raise ValueError("char_wb n-grams must start at length 1")
-    joined = "".join(" " + "  ".join(words) + " " if (words := t.split()) else "" for t in texts)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    if not len(codes):
-        return []
-    letter = codes != 32
-    ends = np.flatnonzero(letter[:-1] & ~letter[1:]) + 2
-    starts = np.concatenate(([0], ends[:-1]))
-    room = np.repeat(ends, ends - starts) - np.arange(len(codes))
-    wide = codes.astype(np.uint64)
-    h = wide.copy()
+    # Chunk by chunk, each n-gram length keeps (hash, count, chunk, position of a first occurrence); the chunks
+    # are merged by hash at the end, so memory follows a chunk's positions, not the whole training set's.
+    joined_chunks: list[str] = []
+    found: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in range(1, hi + 1)}
+    for c, start in enumerate(range(0, len(texts), CHUNK_TEXTS)):
+        joined = "".join(" " + "  ".join(words) + " " if (words := t.split()) else ""
+                         for t in texts[start:start + CHUNK_TEXTS])
+        joined_chunks.append(joined)
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        if not len(codes):
+            continue
+        letter = codes != 32
+        ends = np.flatnonzero(letter[:-1] & ~letter[1:]) + 2
+        starts = np.concatenate(([0], ends[:-1]))
+        room = np.repeat(ends, ends - starts) - np.arange(len(codes))
+        wide = codes.astype(np.uint64)
+        h = wide.copy()
+        for n in range(1, hi + 1):
+            if n > 1:
+                with np.errstate(over="ignore"):
+                    h[: len(h) - n + 1] = h[: len(h) - n + 1] * _MULT + wide[n - 1:]
+            at = np.flatnonzero(room >= n)
+            keys, first, count = np.unique(h[at], return_index=True, return_counts=True)
+            found[n].append((keys, count, np.full(len(keys), c, dtype=np.int64), at[first]))
     terms: list[str] = []
-    for n in range(1, hi + 1):
-        if n > 1:
-            with np.errstate(over="ignore"):
-                h[: len(h) - n + 1] = h[: len(h) - n + 1] * _MULT + wide[n - 1:]
-        at = np.flatnonzero(room >= n)
-        _, first, count = np.unique(h[at], return_index=True, return_counts=True)
-        terms.extend(joined[p:p + n] for p in at[first[count >= min_count]].tolist())
+    for n, parts in found.items():
+        if not parts:
+            continue
+        keys, count, chunk, pos = (np.concatenate(col) for col in zip(*parts))
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        total = np.bincount(inverse.ravel(), weights=count, minlength=len(unique))
+        kept = first[total >= min_count]
+        terms.extend(joined_chunks[c][p:p + n] for c, p in zip(chunk[kept].tolist(), pos[kept].tolist()))
     return terms
 
 
 def _word_terms(texts: list[str], token: re.Pattern, max_n: int, min_count: int) -> list[str]:
     from collections import Counter
 
-    tokens = [token.findall(t) for t in texts]
-    unigrams = Counter(chain.from_iterable(tokens))
-    terms = [w for w, c in unigrams.items() if c >= min_count]
-    if max_n == 2:
-        vocab = list(unigrams)
-        ids_of = {w: i for i, w in enumerate(vocab)}
+    unigrams: Counter = Counter()
+    ids_of: dict[str, int] = {}
+    pair_keys, pair_counts = [], []
+    for start in range(0, len(texts), CHUNK_TEXTS):
+        tokens = [token.findall(t) for t in texts[start:start + CHUNK_TEXTS]]
+        unigrams.update(chain.from_iterable(tokens))
+        if max_n < 2:
+            continue
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        ids = np.fromiter((ids_of[w] for w in chain.from_iterable(tokens)), dtype=np.int64, count=int(lengths.sum()))
-        doc = np.repeat(np.arange(len(texts)), lengths)
+        ids = np.fromiter((ids_of.setdefault(w, len(ids_of)) for w in chain.from_iterable(tokens)), dtype=np.int64,
+                          count=int(lengths.sum()))
+        doc = np.repeat(np.arange(len(tokens)), lengths)
         first = np.flatnonzero(doc[:-1] == doc[1:]) if len(ids) > 1 else np.zeros(0, np.int64)
-        keys = ids[first] * len(vocab) + ids[first + 1]
-        pairs, count = np.unique(keys, return_counts=True)
-        for key in pairs[count >= min_count].tolist():
-            a, b = divmod(key, len(vocab))
-            terms.append(vocab[a] + " " + vocab[b])
+        keys, count = np.unique((ids[first] << 32) + ids[first + 1], return_counts=True)
+        pair_keys.append(keys)
+        pair_counts.append(count)
+    terms = [w for w, c in unigrams.items() if c >= min_count]
+    if pair_keys:
+        vocab = list(ids_of)
+        keys, inverse = np.unique(np.concatenate(pair_keys), return_inverse=True)
+        total = np.bincount(inverse.ravel(), weights=np.concatenate(pair_counts), minlength=len(keys))
+        terms.extend(vocab[k >> 32] + " " + vocab[k & 0xFFFFFFFF] for k in keys[total >= min_count].tolist())
     return terms
 
 

@@ -72,3 +72,21 @@ def test_training_counts_are_scikit_learns_without_the_ngrams_seen_once(corpus, 
     fast = FastTermCounts(texts, params["analyzer"], params["ngram_range"], params.get("token_pattern"))
     assert fast.vocabulary.tolist() == cv.get_feature_names_out()[seen_twice].tolist()
     assert abs(fast.counts - full[:, seen_twice]).max() == 0
+
+
+def test_chunked_counting_and_discovery_agree_with_one_pass(corpus, monkeypatch):
+    from anchormix.provenance import ngram_counts
+
+    texts = corpus[1]
+    whole = {b: ngram_counts.FastTermCounts(texts, **_fast_params(b)) for b in ("word", "char")}
+    monkeypatch.setattr(ngram_counts, "CHUNK_TEXTS", 37)
+    for block, one_pass in whole.items():
+        chunked = ngram_counts.FastTermCounts(texts, **_fast_params(block))
+        assert chunked.vocabulary.tolist() == one_pass.vocabulary.tolist()
+        assert abs(chunked.counts - one_pass.counts).max() == 0
+
+
+def _fast_params(block: str) -> dict:
+    params = _analyzer_params(block)
+    return {"analyzer": params["analyzer"], "ngram_range": params["ngram_range"],
+            "token_pattern": params.get("token_pattern")}
