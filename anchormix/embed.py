@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from anchormix.errors import ConfigError
-from anchormix.settings_base import Bool, Int, Section, Str
+from anchormix.settings_base import Bool, Float, Int, Section, Str
 from anchormix.store_writes import registered
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,6 +70,9 @@ class EmbeddingSettings(Section):
     ``backend`` (``sentence_transformers``): ``static`` uses the fast embedder of
     :mod:`anchormix.fast_embed` from ``static_path``; its vectors have their own
     model id and its own semantic tau (recorded in the artifact).
+    ``verify_margin`` (0.01): with the static backend, semantic-duplicate pairs
+    within this margin of its tau are settled by the teacher, ``model``
+    (:mod:`anchormix.dedup.semantic_verify`).
     """
 
     model: Str = Field("", description=(
@@ -86,6 +89,9 @@ class EmbeddingSettings(Section):
         "embedder distilled from it; build it with `make fast-embedder`)")
     static_path: Str = Field("", description="static backend: artifact directory (empty = var/models/fast-embedder "
                              "under the project)")
+    verify_margin: Float = Field(0.01, ge=0.0, le=0.2, description=(
+        "static backend: semantic-duplicate pairs within this margin of the static tau are settled by the "
+        "teacher (`model`, MiniLM by default) at [dedup] semantic_tau; 0 = off"))
 
     @model_validator(mode="after")
     def _quantize_on_cpu(self):
@@ -182,6 +188,11 @@ def load_static(settings: EmbeddingSettings):
             except (FileNotFoundError, ValueError) as exc:
                 raise ConfigError("embedding.static_path", f"{exc}; or `make fast-embedder`") from None
         return _MODELS[key]
+
+
+def teacher_settings(settings: EmbeddingSettings) -> EmbeddingSettings:
+    """The sentence-transformers model a static backend's borderline pairs are settled with (``model``)."""
+    return settings.model_copy(update={"backend": "sentence_transformers", "static_path": ""})
 
 
 def semantic_tau(settings: EmbeddingSettings, configured: float) -> float:

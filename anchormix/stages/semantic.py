@@ -14,7 +14,9 @@ import pandas as pd
 from anchormix.dedup.near import NearDedupSettings
 from anchormix.dedup.semantic import _canonical_pairs, candidate_pairs, choose_representatives, priority_rank
 from anchormix.dedup.semantic_index import open_index
-from anchormix.embed import EmbeddingSettings, model_id, semantic_tau
+from anchormix.dedup.semantic_verify import BandCheck, search_tau, settle_band
+from anchormix.embed import EmbeddingSettings, embed_texts, model_id, semantic_tau, teacher_settings
+from anchormix.vectors import rows_normalized
 from anchormix.stages.embed import vectors_for
 from anchormix.store_writes import transaction, update_from
 
@@ -51,9 +53,11 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
                                         retrain_growth=RETRAIN_GROWTH)
     m = len(frame)
     tau = semantic_tau(embedding, dedup.semantic_tau)  # a static model records its own
-    within = candidate_pairs(vectors, tau, n_clusters=dedup.semantic_clusters or None,
+    margin = embedding.verify_margin if embedding.backend == "static" else 0.0
+    found_at = search_tau(tau, margin)
+    within = candidate_pairs(vectors, found_at, n_clusters=dedup.semantic_clusters or None,
                              nprobe=dedup.semantic_nprobe)
-    rows, seqs, sims = index.range_search(vectors, tau, dedup.semantic_nprobe)
+    rows, seqs, sims = index.range_search(vectors, found_at, dedup.semantic_nprobe)
     # The index is a cache: only records accepted before tonight count.
     valid = np.isin(seqs, accepted)
     rows, seqs, sims = rows[valid], seqs[valid], sims[valid]
@@ -63,6 +67,12 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
     position = {int(s): m + k for k, s in enumerate(hist_seqs)}
     pairs = pd.concat([within, _canonical_pairs(rows, np.array([position[int(s)] for s in seqs], dtype=np.int64),
                                                 sims)], ignore_index=True)
+    check = BandCheck()
+    if margin:
+        def teacher(positions: np.ndarray) -> np.ndarray:
+            return _teacher_vectors(con, frame, hist_seqs, positions, embedding)
+
+        pairs, check = settle_band(pairs, tau, margin, dedup.semantic_tau, teacher)
     ids = frame["id"].tolist() + [hist_ids[int(s)] for s in hist_seqs]
     is_history = np.r_[np.zeros(m, bool), np.ones(len(hist_seqs), bool)]
     priority = np.r_[priority_rank(frame["id"].tolist(), [drop] * m, frame["quality"].tolist()),
@@ -77,4 +87,18 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
     index.save()
     return {"enabled": True, "duplicates": len(dups), "history": int(len(accepted)), "new": m,
             "tau": tau, "index_size": index.size, "index_clusters": index.clusters,
-            "index_rebuilt": stats.rebuilt or "", "index_added_from_history": stats.added}
+            "index_rebuilt": stats.rebuilt or "", "index_added_from_history": stats.added, **check.as_dict()}
+
+
+def _teacher_vectors(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, hist_seqs: np.ndarray,
+                     positions: np.ndarray, embedding: EmbeddingSettings) -> np.ndarray:
+    """Unit teacher vectors of tonight's rows (positions below ``len(frame)``) and history records (after)."""
+    m = len(frame)
+    seqs = [int(frame["seq"].iloc[p]) if p < m else int(hist_seqs[p - m]) for p in positions.tolist()]
+    rows = con.execute(
+        "SELECT r.seq, n.content_hash, n.norm_text FROM raw_records r JOIN normalized n USING (id) "
+        "WHERE r.seq IN (SELECT unnest(?))", [seqs]).fetchall()
+    by_seq = {int(seq): (h, text) for seq, h, text in rows}
+    hashes = [by_seq[s][0] for s in seqs]
+    texts = [by_seq[s][1] for s in seqs]
+    return rows_normalized(embed_texts(con, hashes, texts, teacher_settings(embedding)).vectors, np.float32)

@@ -206,3 +206,48 @@ def test_static_backend_embeds_through_the_pipeline_with_its_own_id_and_tau(arti
     np.testing.assert_allclose(first.vectors, fe.FastEmbedder.load(artifact).encode(texts[:20]), atol=1e-6)
     with pytest.raises(ConfigError, match="embedding.static_path"):
         model_id(EmbeddingSettings(backend="static", static_path=str(artifact.parent / "absent")))
+
+
+def test_borderline_pairs_are_settled_by_the_teacher_in_the_semantic_stage(artifact, texts, tmp_path):
+    """Pairs within the margin of the static tau stand only where MiniLM agrees; MiniLM's vectors are cached
+    under its own model id, and only for the records of such pairs."""
+    import duckdb
+
+    from anchormix.dedup.near import NearDedupSettings
+    from anchormix.embed import EmbeddingSettings, embed_texts, model_id, semantic_tau
+    from anchormix.normalize import content_hash
+    from anchormix.stages.semantic import semantic_drop
+    from anchormix.store import init_schema
+
+    edits, _ = fe.near_duplicates(texts, seed=3)
+    docs = texts + edits
+    n, drop = len(docs), "2026-02-01"
+    hashes = [content_hash(t) for t in docs]
+    con = duckdb.connect(str(tmp_path / "store.duckdb"))
+    init_schema(con)
+    con.execute("INSERT INTO raw_records (id, drop, seq) SELECT 'r' || i, ?, i + 1 FROM range(?) t(i)", [drop, n])
+    con.execute("INSERT INTO normalized (id, drop, norm_text, content_hash) SELECT 'r' || i, ?, t, h FROM "
+                "(SELECT unnest(range(?)) AS i, unnest(?) AS t, unnest(?) AS h)", [drop, n, docs, hashes])
+    con.execute("INSERT INTO dedup (id, drop, status) SELECT 'r' || i, ?, 'unique' FROM range(?) t(i)", [drop, n])
+    margin = 0.05
+    static = EmbeddingSettings(backend="static", static_path=str(artifact), verify_margin=margin)
+    fast = embed_texts(con, hashes, docs, static).vectors
+    teacher = EmbeddingSettings()
+    tau = semantic_tau(static, 0.95)
+
+    out = semantic_drop(con, drop, NearDedupSettings(), static)
+
+    fast = fast / np.linalg.norm(fast, axis=1, keepdims=True)
+    sims = fast @ fast.T
+    band = [(i, j) for i in range(n) for j in range(i + 1, n) if tau - margin <= sims[i, j] < tau + margin]
+    assert out["verify_band_pairs"] == len(band) > 0
+    cached = {h for (h,) in con.execute("SELECT content_hash FROM embedding_cache WHERE model_id = ?",
+                                        [model_id(teacher)]).fetchall()}
+    assert len(cached) == out["verify_teacher_records"] == len({hashes[k] for pair in band for k in pair})
+    minilm = embed_texts(con, hashes, docs, teacher).vectors
+    agreed = [(i, j) for i, j in band if float(minilm[i] @ minilm[j]) >= 0.95 - 1e-6]
+    assert out["verify_kept"] == len(agreed)
+    marked = dict(con.execute("SELECT id, duplicate_of FROM dedup WHERE method = 'semantic'").fetchall())
+    linked = {tuple(sorted((int(a[1:]), int(b[1:])))) for a, b in marked.items()}
+    rejected = set(band) - set(agreed)
+    assert not linked & rejected  # a pair the teacher rejected never links two records
