@@ -70,9 +70,10 @@ class EmbeddingSettings(Section):
     ``backend`` (``sentence_transformers``): ``static`` uses the fast embedder of
     :mod:`anchormix.fast_embed` from ``static_path``; its vectors have their own
     model id and its own semantic tau (recorded in the artifact).
-    ``verify_margin`` (0.01): with the static backend, semantic-duplicate pairs
-    within this margin of its tau are settled by the teacher, ``model``
-    (:mod:`anchormix.dedup.semantic_verify`).
+    ``verify_margin`` (0 = off; 0.01 measured): with the static backend,
+    semantic-duplicate pairs within this margin of its tau are settled by the
+    teacher, ``model`` (:mod:`anchormix.dedup.semantic_verify`): closer to
+    MiniLM's pairs, at the cost of MiniLM on those pairs' records.
     """
 
     model: Str = Field("", description=(
@@ -89,7 +90,7 @@ class EmbeddingSettings(Section):
         "embedder distilled from it; build it with `make fast-embedder`)")
     static_path: Str = Field("", description="static backend: artifact directory (empty = var/models/fast-embedder "
                              "under the project)")
-    verify_margin: Float = Field(0.01, ge=0.0, le=0.2, description=(
+    verify_margin: Float = Field(0.0, ge=0.0, le=0.2, description=(
         "static backend: semantic-duplicate pairs within this margin of the static tau are settled by the "
         "teacher (`model`, MiniLM by default) at [dedup] semantic_tau; 0 = off"))
 

@@ -101,7 +101,13 @@ def night(con, drop: str, settings, pin: bool) -> list:
     for st in NIGHTLY:
         if st.name == "diversity" and pin:
             pin_baseline(con, drop, settings)
-        stats.append(run_stage(st, ctx)[1])
+        summary, measured = run_stage(st, ctx)
+        stats.append(measured)
+        if st.name == "semantic_dedup" and summary.get("verify_band_pairs"):
+            print(f"  semantic_dedup: {summary['verify_band_pairs']:,} pairs within the verify margin, "
+                  f"{summary['verify_kept']:,} kept by MiniLM, which embedded {summary['verify_teacher_records']:,} "
+                  f"records ({summary['verify_teacher_records'] / max(1, summary['new']):.2%} of the drop's unique)",
+                  flush=True)
     return stats
 
 
