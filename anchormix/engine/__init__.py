@@ -24,7 +24,9 @@ __all__ = ["Engine", "EngineSettings", "LocalEngine", "make_engine", "open_engin
 
 
 class Engine(Protocol):
-    """What a stage needs of an engine."""
+    """What a stage needs of an engine (``kind``: "local" or "ray")."""
+
+    kind: str
 
     def run(self, con: duckdb.DuckDBPyConnection, transform: RecordTransform, drop: str,
             settings: Any = None) -> pa.Table: ...

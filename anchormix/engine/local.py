@@ -13,6 +13,8 @@ from anchormix.stages.record_batches import RecordTransform, run_local
 class LocalEngine:
     """The default engine; nothing to start or stop."""
 
+    kind = "local"
+
     def run(self, con: duckdb.DuckDBPyConnection, transform: RecordTransform, drop: str,
             settings: Any = None) -> pa.Table:
         """:func:`~anchormix.stages.record_batches.run_local`: the drop's rows replaced; returns them."""

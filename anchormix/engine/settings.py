@@ -27,7 +27,10 @@ class EngineSettings(Section):
     dataset fails in ``materialize`` with "'Worker' object has no attribute 'core_worker'").
     ``max_retries``: how often Ray runs a task again after its worker process died (an exception
     raised by a transform is a bug in the data or the code and is not retried). ``shard_rows``: rows
-    per input Parquet shard, the unit Ray reads and schedules.
+    per input Parquet shard, the unit Ray reads and schedules. ``actors``: the actor pool of a
+    stage that loads a model (embeddings), one model load per actor; 0 = one per GPU of the cluster
+    when it has GPUs, else one per CPU; never more than the cluster's CPUs less one (an actor holds its
+    CPU for the stage, and reading and writing the shards need one) nor than the stage has batches.
     """
 
     kind: Literal["local", "ray"] = Field("local", description="local (in process) or ray (Ray Data)")
@@ -35,6 +38,7 @@ class EngineSettings(Section):
     num_cpus: Int = Field(2, ge=1, le=4096, description="CPUs of the local Ray (address = \"\")")
     max_retries: Int = Field(3, ge=0, le=100, description="Ray retries of a task whose worker died")
     shard_rows: Int = Field(10_000, ge=1, le=10_000_000, description="rows per input Parquet shard")
+    actors: Int = Field(0, ge=0, le=4096, description="model actors for embeddings (0 = one per GPU, else per CPU but one)")
 
     @field_validator("address")
     @classmethod

@@ -10,6 +10,9 @@ Layout, for stage table ``T`` and drop ``D``::
     <data_root>/T/D/part-*.parquet       the stage's output for the drop, complete or absent
     <data_root>/_staging/T/D-<uuid>/     input shards and output being written (removed after the run)
 
+A transform without a table (the per-record part of a global stage) keeps no
+output under ``data_root``: its rows go back to the driver from staging.
+
 Every row carries :data:`ROW`, its position in the stage's input order, so the
 output loads into DuckDB in the order the local engine writes, and a missing or
 repeated row is caught before anything is replaced.
@@ -40,18 +43,18 @@ def open_root(data_root: str) -> tuple[pafs.FileSystem, str]:
 
 def staging_dir(root: str, transform: RecordTransform, drop: str) -> str:
     """A fresh directory for one run of ``transform`` on ``drop`` (two runs never share one)."""
-    return f"{root}/_staging/{transform.table}/{drop}-{uuid.uuid4().hex}"
+    return f"{root}/_staging/{transform.label}/{drop}-{uuid.uuid4().hex}"
 
 
 def export_input(con: duckdb.DuckDBPyConnection, transform: RecordTransform, drop: str, fs: pafs.FileSystem,
-                 directory: str, shard_rows: int) -> int:
+                 directory: str, shard_rows: int, settings=None) -> int:
     """Write the transform's input rows of ``drop`` as Parquet shards of ``shard_rows`` rows; returns the row count.
 
     Streams DuckDB's record batches, so the driver holds one batch at a time. An
     empty drop writes no shard.
     """
     fs.create_dir(directory)
-    reader = input_reader(con, transform, drop)
+    reader = input_reader(con, transform, drop, settings=settings)
     schema = reader.schema.append(pa.field(ROW, pa.int64()))
     writer, in_shard, shards, n = None, 0, 0, 0
     try:
