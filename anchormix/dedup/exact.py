@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import duckdb
 
+# Each record of the drop (one ``?``) with its ingest position and the original of its content hash. A record
+# is its own original, or an exact duplicate of it. Near dedup signs the originals only
+# (anchormix.stages.dedup.SIGNATURES).
+ORIGINALS_SQL = """
+    WITH tonight AS (
+        SELECT n.id, n.content_hash, r.seq FROM normalized n JOIN raw_records r USING (id) WHERE n.drop = ?
+    ), first_seen AS (
+        SELECT n.content_hash, arg_min(n.id, r.seq) AS original
+        FROM normalized n JOIN raw_records r USING (id)
+        WHERE n.content_hash IN (SELECT content_hash FROM tonight)
+        GROUP BY n.content_hash
+    )
+    SELECT t.id, t.seq, f.original FROM tonight t JOIN first_seen f USING (content_hash)
+"""
+
 
 def exact_duplicates(con: duckdb.DuckDBPyConnection, drop: str) -> list[tuple[str, str]]:
     """``(id, duplicate_of)`` for records of ``drop`` whose hash was seen earlier (or earlier in the drop)."""
-    return con.execute(
-        """
-        WITH tonight AS (
-            SELECT n.id, n.content_hash, r.seq FROM normalized n JOIN raw_records r USING (id) WHERE n.drop = ?
-        ), first_seen AS (
-            SELECT n.content_hash, arg_min(n.id, r.seq) AS original
-            FROM normalized n JOIN raw_records r USING (id)
-            WHERE n.content_hash IN (SELECT content_hash FROM tonight)
-            GROUP BY n.content_hash
-        )
-        SELECT t.id, f.original FROM tonight t JOIN first_seen f USING (content_hash)
-        WHERE t.id <> f.original ORDER BY t.id
-        """,
-        [drop],
-    ).fetchall()
+    return con.execute(f"SELECT id, original FROM ({ORIGINALS_SQL}) WHERE id <> original ORDER BY id",
+                       [drop]).fetchall()
