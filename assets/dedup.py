@@ -5,6 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets._meta import md_table, schema
 from assets._stage import stage_asset, staged
+from pipelines.resources import EngineResource
 from pipelines.settings import settings
 
 DEDUP_SCHEMA = schema([
@@ -20,18 +21,19 @@ DEDUP_SCHEMA = schema([
     description=(
         "Exact duplicates (same content hash, across all history; tonight's hashes joined against history's) and "
         "near duplicates (MinHash LSH on word shingles against every accepted record; tonight's band keys joined "
-        "against the stored ones). Each duplicate records the id it duplicates."
+        "against the stored ones). Each duplicate records the id it duplicates. Signatures are computed on the "
+        "`engine` (in process, or on Ray); the joins run in DuckDB."
     ),
     metadata={"dagster/column_schema": DEDUP_SCHEMA},
 )
-def deduplicated(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
+def deduplicated(context: AssetExecutionContext, duckdb: DuckDBResource, engine: EngineResource) -> MaterializeResult:
     drop = context.partition_key
-    with staged(context, duckdb, "deduplicated") as (con, counts, stats):
+    with staged(context, duckdb, "deduplicated", engine=engine) as (con, counts, stats):
         dups = con.execute(
             "SELECT id, method, duplicate_of, round(similarity, 3) AS similarity FROM dedup "
             "WHERE drop = ? AND status = 'duplicate' ORDER BY method, id", [drop]).df()
     return MaterializeResult(metadata={
-        **stats, "dagster/row_count": counts["records"], "unique": counts["unique"],
+        **stats, "engine": engine.settings().kind, "dagster/row_count": counts["records"], "unique": counts["unique"],
         "exact_duplicates": counts["exact"], "near_duplicates": counts["minhash"],
         "minhash_threshold": settings().dedup.minhash_threshold, "duplicates": md_table(dups),
     })

@@ -78,7 +78,8 @@ ENGINE_FIELDS = ("kind", "address", "num_cpus")
 
 
 class _EngineResourceBase(ConfigurableResource):
-    """Where per-record stages (normalize, quality) run: in process, or on Ray Data ([engine] in anchormix.toml).
+    """Where per-record work (normalize, quality, MinHash signatures, embeddings) runs: in process, or on Ray Data
+    ([engine] in anchormix.toml).
 
     A Ray engine connects on the first stage that needs it, so a run that
     selects only global stages starts no Ray; a local Ray it started stops when

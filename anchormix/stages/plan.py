@@ -9,6 +9,11 @@ Each stage names the store tables it reads and writes and is one of two kinds:
   clustering, diversity, mix, gates, publish), written so its work follows the
   drop too (joins against indexes, not scans of history).
 
+The engine (``StageContext.engine``) runs a stage's ``transform`` (the whole
+stage is one pure batch transform: normalize, quality) and its ``engine_parts``
+(the per-record part of a stage whose rest runs on the driver: MinHash
+signatures of dedup, the cache misses of embeddings).
+
 ``run(ctx)`` returns the stage's summary dict; ``rows(summary)`` gives its rows
 in and out for :class:`anchormix.stages.stats.StageStats`.
 """
@@ -51,15 +56,24 @@ class Stage:
     # "module:NAME" of the stage's RecordTransform, for per-record stages that are one pure batch transform
     # (an engine other than the local loop runs that); imported on demand so the plan stays light.
     transform: str = ""
+    # "module:NAME" of the RecordTransforms the engine runs inside a stage whose other steps run on the driver
+    # (dedup signs on the engine and joins band keys in DuckDB).
+    engine_parts: tuple[str, ...] = ()
 
     def record_transform(self):
         """The stage's :class:`~anchormix.stages.record_batches.RecordTransform`, or None."""
-        if not self.transform:
-            return None
-        import importlib
+        return _imported(self.transform) if self.transform else None
 
-        module, _, name = self.transform.partition(":")
-        return getattr(importlib.import_module(module), name)
+    def engine_transforms(self) -> list:
+        """Every :class:`~anchormix.stages.record_batches.RecordTransform` the engine runs for this stage."""
+        return [_imported(t) for t in ((self.transform,) if self.transform else ()) + self.engine_parts]
+
+
+def _imported(path: str):
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _ingest(ctx: StageContext):
@@ -77,7 +91,7 @@ def _normalize(ctx: StageContext):
 def _dedup(ctx: StageContext):
     from anchormix.stages.dedup import dedup_drop
 
-    return dedup_drop(ctx.con, ctx.drop, ctx.settings.dedup)
+    return dedup_drop(ctx.con, ctx.drop, ctx.settings.dedup, ctx.engine)
 
 
 def _provenance(ctx: StageContext):
@@ -96,7 +110,7 @@ def _quality(ctx: StageContext):
 def _embed(ctx: StageContext):
     from anchormix.stages.embed import embed_drop
 
-    return embed_drop(ctx.con, ctx.drop, ctx.settings.embedding)
+    return embed_drop(ctx.con, ctx.drop, ctx.settings.embedding, ctx.engine)
 
 
 def _semantic(ctx: StageContext):
@@ -160,9 +174,11 @@ NIGHTLY: tuple[Stage, ...] = (
           lambda n: (n, n), "Unicode and whitespace normalization, content hash", "anchormix.stages.normalize:NORMALIZE"),
     Stage("deduplicated", "global", ("normalized", "minhash_signatures", "minhash_bands"),
           ("dedup", "minhash_signatures", "minhash_bands"), _dedup,
-          lambda s: (_n(s, "records"), _n(s, "unique")), "exact (hash join) and MinHash LSH (band-key join)"),
+          lambda s: (_n(s, "records"), _n(s, "unique")), "exact (hash join) and MinHash LSH (band-key join)",
+          engine_parts=("anchormix.stages.dedup:SIGNATURES",)),
     Stage("embeddings", "per_record", ("normalized", "dedup", "embedding_cache"), ("embedding_cache",), _embed,
-          lambda s: (_n(s, "records"), _n(s, "records")), "sentence vectors, cached by content hash; the detector reads them"),
+          lambda s: (_n(s, "records"), _n(s, "records")), "sentence vectors, cached by content hash; the detector reads them",
+          engine_parts=("anchormix.stages.embed:EMBED",)),
     Stage("provenance", "global", ("raw_records", "normalized", "dedup", "embedding_cache"),
           ("evidence", "provenance", "detector_scores", "detector_runs", "label_runs", "record_licenses"), _provenance,
           lambda s: (_n(s, "records", "labelled"), _n(s, "records", "labelled")),

@@ -198,3 +198,135 @@ def test_an_empty_drop_on_ray_gives_an_empty_output_and_no_rows(tmp_path, ray_cl
     out = RayEngine(SHARDED, str(data)).run(con, NORMALIZE, "2026-11-09")  # no raw records: Ray is not asked
     assert out.num_rows == 0 and _rows(con, "normalized") == []
     assert (data / "normalized" / "2026-11-09").is_dir() and not _tree(data / "normalized")
+
+
+def _edited(text: str) -> str:
+    """Mechanically perturb real text: drop one interior word (a near duplicate of it)."""
+    words = text.split()
+    return " ".join(w for i, w in enumerate(words) if i != len(words) // 2)
+
+
+def _dedup_state(con) -> dict:
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("dedup", "minhash_signatures", "minhash_bands")}
+
+
+def test_ray_signs_and_the_driver_decides_the_local_engines_near_duplicates(tmp_path, texts, ray_cluster):
+    long = [t for t in texts if len(t.split()) >= 40]
+    drop_texts = texts + [_edited(t) for t in long[:40]]
+    local, on_ray = _ingested(tmp_path / "inbox", drop_texts), _ingested(tmp_path / "inbox", drop_texts)
+    engine = make_engine(SHARDED, str(tmp_path / "data"))
+    for con, eng in ((local, None), (on_ray, engine)):
+        normalize_drop(con, DROP)
+    summaries = dedup_drop(local, DROP, NearDedupSettings()), dedup_drop(on_ray, DROP, NearDedupSettings(), engine)
+    assert summaries[0] == summaries[1] and summaries[0]["minhash"] >= 20 and summaries[0]["exact"] >= 1
+    assert _dedup_state(on_ray) == _dedup_state(local)  # duplicate_of links, stored signatures and band keys
+    # Signatures go back to the driver: no Parquet is kept for them, and staging is cleaned up.
+    assert not (tmp_path / "data" / "minhash_signatures").exists()
+    assert not list((tmp_path / "data" / "_staging").rglob("*.parquet"))
+
+
+def _static_artifact(path: Path) -> Path:
+    """A static embedder with random token vectors (MiniLM's tokenizer): real vectors are not needed to compare
+    two engines, only the same ones."""
+    import numpy as np
+
+    from anchormix.fast_embed import write_artifact
+
+    rng = np.random.default_rng(0)
+    write_artifact(path, rng.standard_normal((30522, 24)).astype("float32"), np.zeros(24, "float32"), tau=0.9)
+    return path
+
+
+def _deduplicated(inbox: Path, texts: list[str]) -> duckdb.DuckDBPyConnection:
+    con = _ingested(inbox, texts)
+    normalize_drop(con, DROP)
+    dedup_drop(con, DROP, NearDedupSettings())
+    return con
+
+
+def _vectors(con) -> dict:
+    import numpy as np
+
+    return {h: np.asarray(v, dtype=np.float32) for h, v in
+            con.execute("SELECT content_hash, vector FROM embedding_cache ORDER BY content_hash").fetchall()}
+
+
+@pytest.mark.parametrize("backend", ["static", "sentence_transformers"])
+def test_embeddings_on_a_ray_actor_pool_equal_the_local_paths(tmp_path, texts, ray_cluster, backend):
+    import numpy as np
+
+    from anchormix.embed import EmbeddingSettings
+    from anchormix.stages.embed import embed_drop
+
+    settings = (EmbeddingSettings(backend="static", static_path=str(_static_artifact(tmp_path / "static")))
+                if backend == "static" else EmbeddingSettings())
+    sample = texts[:150] + texts[-3:]
+    local, on_ray = _deduplicated(tmp_path / "inbox", sample), _deduplicated(tmp_path / "inbox", sample)
+    engine = make_engine(SHARDED, str(tmp_path / "data"))
+    expected, got = embed_drop(local, DROP, settings), embed_drop(on_ray, DROP, settings, engine)
+    assert expected["cache_misses"] > 100
+    for key in ("records", "new_in_drop", "cache_hits", "cache_misses", "model_id", "dim"):
+        assert got[key] == expected[key], key
+    want, have = _vectors(local), _vectors(on_ray)
+    assert sorted(have) == sorted(want)
+    for h, vector in want.items():
+        if backend == "static":  # a sparse product per row: bit for bit whatever the batch
+            assert np.array_equal(have[h], vector)
+        else:  # MiniLM pads each batch to its longest text and sums in another order: float rounding only
+            np.testing.assert_allclose(have[h], vector, rtol=0, atol=1e-6)
+    # A second night with nothing new asks Ray for nothing and counts every vector as a hit.
+    again = embed_drop(on_ray, DROP, settings, engine)
+    assert again["cache_misses"] == 0 and again["cache_hits"] == expected["cache_hits"] + expected["cache_misses"]
+
+
+class CountLoads:
+    """A transform's ``load`` and ``fn`` that write the pid of the process running them, one line each."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def load(self, settings=None):
+        with open(self.folder / "loads", "a") as f:
+            f.write(f"{os.getpid()}\n")
+
+    def __call__(self, batch, settings=None):
+        with open(self.folder / "batches", "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return normalize_batch(batch, settings)
+
+
+def _on_actors(fn, load) -> RecordTransform:
+    return RecordTransform("normalize_on_actors", NORMALIZE.source_sql, None, NORMALIZE.schema, fn, load=load)
+
+
+def test_a_model_loading_transform_loads_once_per_actor_of_the_pool(tmp_path, texts, ray_cluster):
+    con = _ingested(tmp_path / "inbox", texts)
+    counter = CountLoads(tmp_path)
+    engine = RayEngine(SHARDED, str(tmp_path / "data"))
+    n = con.execute("SELECT count(*) FROM raw_records").fetchall()[0][0]
+    pool = engine.actor_pool(_on_actors(counter, counter.load), None, n)
+    assert pool["size"] == 1 and pool["gpus"] == 0 and pool["batch_rows"] == 64  # num_cpus=2 less one, no GPU
+    assert engine.actor_pool(_on_actors(counter, counter.load), None, 10)["size"] == 1  # one batch, one actor
+
+    out = engine.run(con, _on_actors(counter, counter.load), DROP)
+    normalize_drop(con, DROP)
+    assert out.drop_columns(["drop"]).to_pylist() == con.sql(
+        "SELECT * EXCLUDE (drop) FROM normalized").to_arrow_table().to_pylist()
+    loads = (tmp_path / "loads").read_text().split()
+    batches = (tmp_path / "batches").read_text().split()
+    assert len(loads) == len(set(loads)) <= 2  # one load per actor
+    assert set(batches) <= set(loads) and len(batches) >= n // 64  # every batch ran on an actor that had loaded
+
+
+def test_an_actor_killed_mid_batch_is_restarted_and_the_output_is_complete(tmp_path, texts, ray_cluster):
+    con = _ingested(tmp_path / "inbox", texts)
+    marker = tmp_path / "killed"
+    counter = CountLoads(tmp_path)
+    out = RayEngine(SHARDED, str(tmp_path / "data")).run(
+        con, _on_actors(KillOnce(marker, counter), counter.load), DROP)
+    assert marker.exists() and int(marker.read_text()) != os.getpid()  # an actor did die
+    normalize_drop(con, DROP)
+    assert out.drop_columns(["drop"]).to_pylist() == con.sql(
+        "SELECT * EXCLUDE (drop) FROM normalized").to_arrow_table().to_pylist()
+    assert len((tmp_path / "loads").read_text().split()) >= 2  # the restarted actor loaded again

@@ -61,3 +61,16 @@ def test_pure_per_record_stages_name_their_batch_transform():
         assert isinstance(transform, RecordTransform) and stage(name).kind == "per_record"
         assert transform.table in stage(name).writes
     assert stage("provenance").record_transform() is None
+
+
+def test_global_stages_name_the_per_record_parts_the_engine_runs():
+    from anchormix.stages.record_batches import RecordTransform
+
+    parts = {s.name: s.engine_transforms() for s in NIGHTLY if s.engine_parts}
+    assert {name: [t.name for t in ts] for name, ts in parts.items()} == {
+        "deduplicated": ["minhash_signatures"], "embeddings": ["embeddings"]}
+    for transforms in parts.values():
+        # Rows go back to the driver, which stores what the stage's global step keeps.
+        assert all(isinstance(t, RecordTransform) and t.table is None for t in transforms)
+    assert stage("embeddings").engine_transforms()[0].load is not None  # one model load per worker
+    assert [t.name for t in stage("quality").engine_transforms()] == ["quality"]
