@@ -4,7 +4,9 @@ One demo inbox (built once, so both stores see the same bytes and keys) runs
 through the runner twice, in two project roots that differ only in
 ``[engine] kind``; the Ray run starts and stops its own local Ray
 (``num_cpus = 2``). Compared: every record's terminal state, the
-``duplicate_of`` links, provenance classes, gate verdicts and the published
+``duplicate_of`` links and the stored MinHash signatures and band keys (signed
+on Ray workers, decided on the driver), the embedding vectors (MiniLM on a Ray
+actor pool: equal to 1e-6), provenance classes, gate verdicts and the published
 manifest's records and shard hashes (its timestamps and card differ by design).
 """
 
@@ -53,6 +55,8 @@ def _night(root, kind: str) -> dict:
         "normalized": con.execute("SELECT * FROM normalized ORDER BY id").fetchall(),
         "quality": con.execute("SELECT * FROM quality ORDER BY id").fetchall(),
         "duplicate_of": con.execute("SELECT id, status, duplicate_of, method FROM dedup ORDER BY id").fetchall(),
+        "signatures": con.execute("SELECT * FROM minhash_signatures ORDER BY id").fetchall(),
+        "bands": con.execute("SELECT * FROM minhash_bands ORDER BY ALL").fetchall(),
         "classes": con.execute("SELECT id, class FROM provenance ORDER BY id").fetchall(),
         "states": con.execute("SELECT state, detail, n FROM record_states WHERE fingerprint = ? ORDER BY ALL",
                               [fingerprint]).fetchall(),
@@ -61,12 +65,13 @@ def _night(root, kind: str) -> dict:
         "fingerprint": fingerprint,
         "published": out["published"] is not None,
     }
+    vectors = con.execute("SELECT content_hash, model_id, vector FROM embedding_cache ORDER BY ALL").fetchall()
     [path] = con.execute("SELECT path FROM publications").fetchall()[0]
     manifest = json.loads((settings.paths.published / path / "manifest.json").read_text())  # absolute path wins
     seen["manifest_records"] = manifest["records"]
     seen["manifest_shards"] = manifest["shards"]
     con.close()
-    return seen
+    return seen, vectors
 
 
 def test_the_first_demo_night_is_the_same_on_ray(tmp_path):
@@ -77,11 +82,16 @@ def test_the_first_demo_night_is_the_same_on_ray(tmp_path):
     build_demo_inbox(local / "inbox", local / "sources.toml", local / "keys", nights=[NIGHT], scale=0.5)
     shutil.copytree(local, on_ray)
 
-    expected, got = _night(local, "local"), _night(on_ray, "ray")
+    (expected, expected_vectors), (got, got_vectors) = _night(local, "local"), _night(on_ray, "ray")
     assert expected["published"] and got["published"]
-    assert len(expected["normalized"]) > 100
+    assert len(expected["normalized"]) > 100 and len(expected["signatures"]) > 100
     for key in expected:
         assert got[key] == expected[key], key
+    import numpy as np
+
+    assert [v[:2] for v in got_vectors] == [v[:2] for v in expected_vectors] and len(expected_vectors) > 100
+    np.testing.assert_allclose(np.array([v[2] for v in got_vectors]), np.array([v[2] for v in expected_vectors]),
+                               rtol=0, atol=1e-6)
     assert (on_ray / "data" / "normalized" / NIGHT.isoformat()).is_dir()
     import ray
 
