@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets._meta import md_counts, md_table, schema
 from assets._stage import stage_asset, staged, with_resources
-from pipelines.resources import EmbeddingResource
+from pipelines.resources import EmbeddingResource, EngineResource
 
 
 @stage_asset(
@@ -16,17 +16,19 @@ from pipelines.resources import EmbeddingResource
         "manifest, capture date, detector score. A documented precedence turns evidence into a class: "
         "human_verified, human_presumed, synthetic_declared, synthetic_suspected, unknown. The detector is "
         "retrained on human_verified vs synthetic_declared records and scores every unknown record. "
-        "`anchormix explain <id>` shows a record's reasoning."
+        "`anchormix explain <id>` shows a record's reasoning. The unknown records are scored on the `engine` "
+        "(in process, or on Ray workers, the fitted model shipped with each task); training and classes run on "
+        "the driver."
     ),
     metadata={"dagster/column_schema": schema([
         ("id", "string", ""), ("class", "string", "provenance class"), ("reason", "string", "why, from the evidence"),
     ])},
 )
 def provenance(context: AssetExecutionContext, duckdb: DuckDBResource,
-               embedding: EmbeddingResource) -> MaterializeResult:
+               embedding: EmbeddingResource, engine: EngineResource) -> MaterializeResult:
     drop = context.partition_key
     # The detector's embedding block reads the run's embedding model, like every other vector step.
-    with staged(context, duckdb, "provenance", with_resources(embedding)) as (con, summary, stats):
+    with staged(context, duckdb, "provenance", with_resources(embedding), engine=engine) as (con, summary, stats):
         verdicts = con.execute(
             "SELECT signal, verdict, count(*) AS records FROM evidence WHERE drop <= ? GROUP BY ALL ORDER BY ALL",
             [drop]).df()
@@ -37,7 +39,7 @@ def provenance(context: AssetExecutionContext, duckdb: DuckDBResource,
     total = max(1, summary["in_scope"])
     shares = {k: f"{v} ({v / total:.1%})" for k, v in summary["classes"].items()}
     return MaterializeResult(metadata={
-        **stats, "dagster/row_count": summary["in_scope"],
+        **stats, "engine": engine.settings().kind, "dagster/row_count": summary["in_scope"],
         "labelled_tonight": summary["labelled"], "full_relabel": bool(summary["full_relabel"]),
         "class_shares": md_counts(shares, "class", "records"),
         "evidence_verdicts": md_table(verdicts),

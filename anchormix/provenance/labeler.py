@@ -22,6 +22,7 @@ from anchormix.provenance.capture import capture_date_evidence, registry_evidenc
 from anchormix.provenance.classify import CONFIDENT_CLASSES, classify
 from anchormix.provenance.detector import (
     Assessment,
+    Detector,
     DetectorSettings,
     _text_hash,
     cap_per_class,
@@ -195,10 +196,21 @@ class LabelHistory:
     deferred: int = 0
 
 
+Scorer = Callable[[Detector, list, list, Embedder], list[Assessment]]
+
+
+def score_in_process(detector: Detector, texts: list, hashes: list, embed: Embedder) -> list[Assessment]:
+    """``detector``'s verdict per text, in this process, in chunks of :data:`SCORE_CHUNK`."""
+    # In chunks: a chunk's char n-gram matrix is the largest allocation, and its size would otherwise follow
+    # the drop (about 1 GB for 50k texts).
+    return [a for lo in range(0, len(texts), SCORE_CHUNK)
+            for a in detector.assess(texts[lo:lo + SCORE_CHUNK], hashes[lo:lo + SCORE_CHUNK], embed)]
+
+
 def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorSettings, model_dir: Path, *,
                   embed: Embedder | None = None, score_cache=None, previous_version: str | None = None,
                   today: str | None = None, embedding_settings=None,
-                  history: LabelHistory | None = None) -> LabelResult:
+                  history: LabelHistory | None = None, scorer: Scorer | None = None) -> LabelResult:
     """Label every record of ``records`` (columns ``RECORD_COLUMNS``).
 
     Evidence is gathered and classified first. The records classed
@@ -216,6 +228,10 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
     confident records count towards (re)training, and the stored records whose
     class depends on a model other than tonight's are classified again from
     their kept evidence. The result then holds tonight's records and those.
+
+    ``scorer(detector, texts, hashes, embed)`` assesses the texts that need a
+    verdict (default: :func:`score_in_process`; the provenance stage passes one
+    that runs on the pipeline's engine).
     """
     missing = [c for c in ("id", "source", "norm_text") if c not in records.columns]
     if missing:
@@ -274,11 +290,8 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
             unread = [rid for rid in todo if rid not in tonight]
             if unread:
                 texts.update({rid: text_of(_clean(t)) for rid, t in history.texts(unread).items()})
-            # In chunks: a chunk's char n-gram matrix is the stage's largest allocation, and its size
-            # would otherwise follow the drop (about 1 GB for 50k texts).
-            fresh = [a for lo in range(0, len(todo), SCORE_CHUNK) for a in detector.assess(
-                [texts[rid] for rid in todo[lo:lo + SCORE_CHUNK]], [hashes[rid] for rid in todo[lo:lo + SCORE_CHUNK]],
-                embed)]
+            fresh = (scorer or score_in_process)(detector, [texts[rid] for rid in todo],
+                                                 [hashes[rid] for rid in todo], embed)
             new = [((hashes[rid], detector.version), a) for rid, a in zip(todo, fresh)]
             cache.put(new)
             known.update(new)

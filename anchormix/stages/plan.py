@@ -12,7 +12,8 @@ Each stage names the store tables it reads and writes and is one of two kinds:
 The engine (``StageContext.engine``) runs a stage's ``transform`` (the whole
 stage is one pure batch transform: normalize, quality) and its ``engine_parts``
 (the per-record part of a stage whose rest runs on the driver: MinHash
-signatures of dedup, the cache misses of embeddings).
+signatures of dedup, the cache misses of embeddings, the detector's verdicts
+in provenance).
 
 ``run(ctx)`` returns the stage's summary dict; ``rows(summary)`` gives its rows
 in and out for :class:`anchormix.stages.stats.StageStats`.
@@ -98,7 +99,8 @@ def _provenance(ctx: StageContext):
     from anchormix.stages.provenance import provenance_drop
 
     s = ctx.settings
-    return provenance_drop(ctx.con, ctx.drop, s.paths.registry, s.detector, s.paths.models, embedding=s.embedding)
+    return provenance_drop(ctx.con, ctx.drop, s.paths.registry, s.detector, s.paths.models, embedding=s.embedding,
+                           engine=ctx.engine)
 
 
 def _quality(ctx: StageContext):
@@ -182,7 +184,8 @@ NIGHTLY: tuple[Stage, ...] = (
     Stage("provenance", "global", ("raw_records", "normalized", "dedup", "embedding_cache"),
           ("evidence", "provenance", "detector_scores", "detector_runs", "label_runs", "record_licenses"), _provenance,
           lambda s: (_n(s, "records", "labelled"), _n(s, "records", "labelled")),
-          "signatures, registry and detector evidence; a class per record"),
+          "signatures, registry and detector evidence; a class per record",
+          engine_parts=("anchormix.stages.detector_scores:DETECTOR_SCORES",)),
     Stage("quality", "per_record", ("normalized", "dedup", "raw_records"), ("quality",), _quality,
           lambda s: (_n(s, "scored"), _n(s, "passed")), "heuristic quality rules", "anchormix.stages.quality:QUALITY"),
     Stage("semantic_dedup", "global", ("dedup", "embedding_cache", "semantic index"), ("dedup", "semantic index"),

@@ -154,7 +154,7 @@ class StoreLabelHistory(LabelHistory):
 
 
 def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Path,
-                    settings: DetectorSettings, model_dir: Path, embedding=None) -> dict:
+                    settings: DetectorSettings, model_dir: Path, embedding=None, engine=None) -> dict:
     """Label tonight's records, and the stored ones whose class a changed model or registry changes.
 
     The stored evidence and classes stand while the registry, the rules and the
@@ -171,8 +171,12 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
 
     ``embedding``: the ``[embedding]`` settings whose cached vectors feed the
     detector's embedding block (default: the project configuration's).
+    ``engine``: where the unknown records are scored
+    (:data:`~anchormix.stages.detector_scores.DETECTOR_SCORES`; None: in this
+    process); training, evidence and classes stay on the driver.
     """
     from anchormix.embed import embed_texts
+    from anchormix.stages.detector_scores import engine_scorer
 
     if embedding is None:
         from anchormix.config import load_settings
@@ -201,7 +205,7 @@ def provenance_drop(con: duckdb.DuckDBPyConnection, drop: str, registry_path: Pa
 
     result = label_records(records, registry, settings, model_dir, embed=embed, score_cache=cache,
                            previous_version=previous_model(con, drop), today=drop, embedding_settings=embedding,
-                           history=history)
+                           history=history, scorer=engine_scorer(con, drop, engine))
     started = time.perf_counter()
     det = result.detector
     health = det.get("health") or {}

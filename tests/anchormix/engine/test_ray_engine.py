@@ -330,3 +330,47 @@ def test_an_actor_killed_mid_batch_is_restarted_and_the_output_is_complete(tmp_p
     assert out.drop_columns(["drop"]).to_pylist() == con.sql(
         "SELECT * EXCLUDE (drop) FROM normalized").to_arrow_table().to_pylist()
     assert len((tmp_path / "loads").read_text().split()) >= 2  # the restarted actor loaded again
+
+
+def test_detector_verdicts_on_ray_equal_the_in_process_ones(tmp_path, texts, ray_cluster):
+    import hashlib
+
+    import numpy as np
+
+    from anchormix.demo.markov import MarkovModel
+    from anchormix.provenance.detector import DetectorSettings, default_embedder, train_detector
+    from anchormix.provenance.labeler import score_in_process
+    from anchormix.stages.detector_scores import engine_scorer
+
+    human = [t for t in texts[:-3] if len(t.split()) >= 40]
+    machine = MarkovModel.train(human[:150]).generate(220, seed=5)
+    vectors: dict[str, np.ndarray] = {}
+    model = default_embedder()
+
+    def embed(hashes, batch):  # the real model, memoised as the embedding cache would
+        todo = [(h, t) for h, t in zip(hashes, batch) if h not in vectors]
+        if todo:
+            vectors.update(zip([h for h, _ in todo], model([h for h, _ in todo], [t for _, t in todo])))
+        return np.stack([vectors[h] for h in hashes])
+
+    train = human[:100] + machine[:100]
+    det, report = train_detector([f"t{i}" for i in range(len(train))], train, [0] * 100 + [1] * 100,
+                                 DetectorSettings(), tmp_path / "models",
+                                 sources=["archive"] * 100 + ["gen-a"] * 50 + ["gen-b"] * 50, embed=embed)
+    assert det is not None, report.get("reason")
+    # Unseen human and machine text, a too-short text and an empty one (both abstain).
+    todo = human[100:220] + machine[100:220] + [" ".join(human[0].split()[:5]), ""]
+    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in todo]
+
+    want = score_in_process(det, todo, hashes, embed)
+    got = engine_scorer(duckdb.connect(), DROP, make_engine(SHARDED, str(tmp_path / "data")))(det, todo, hashes, embed)
+    local = engine_scorer(duckdb.connect(), DROP)(det, todo, hashes, embed)
+    assert [a.verdict for a in got] == [a.verdict for a in want] == [a.verdict for a in local]
+    assert [a.reason for a in got] == [a.reason for a in want]
+    for a, b in zip(got, want):
+        assert (a.score is None) == (b.score is None)
+        if a.score is not None:
+            assert abs(a.score - b.score) < 1e-9
+    verdicts = {a.verdict for a in got}
+    assert {"suspected", "abstained"} <= verdicts and len(verdicts) >= 3  # not a trivial agreement
+    assert not list((tmp_path / "data" / "_staging").rglob("*.parquet"))  # staging is cleaned up

@@ -68,7 +68,7 @@ def test_global_stages_name_the_per_record_parts_the_engine_runs():
 
     parts = {s.name: s.engine_transforms() for s in NIGHTLY if s.engine_parts}
     assert {name: [t.name for t in ts] for name, ts in parts.items()} == {
-        "deduplicated": ["minhash_signatures"], "embeddings": ["embeddings"]}
+        "deduplicated": ["minhash_signatures"], "embeddings": ["embeddings"], "provenance": ["detector_scores"]}
     for transforms in parts.values():
         # Rows go back to the driver, which stores what the stage's global step keeps.
         assert all(isinstance(t, RecordTransform) and t.table is None for t in transforms)
