@@ -3,8 +3,10 @@
 The driver exports the transform's input rows from DuckDB to Parquet under
 ``[paths] data_root``; Ray Data reads the shards, maps the transform's batch
 function over them on the cluster's workers and writes the output as Parquet
-into a staging directory. The driver checks that output (one row per input row),
-moves it into place and loads it into DuckDB in one transaction. Workers never
+into a new run directory beside the drop's committed output. The driver checks
+that output (one row per input row), commits it (:func:`shards.committed`: a
+marker names it, no directory is moved, which object stores cannot do) and
+loads it into DuckDB in one transaction. Workers never
 open the DuckDB file, so a cluster needs only ``data_root`` on shared storage.
 
 A transform that loads a model (``RecordTransform.load``: embeddings) runs on
@@ -81,10 +83,18 @@ class RayEngine:
 
     kind = "ray"
 
-    def __init__(self, settings: EngineSettings, data_root: str):
+    def __init__(self, settings: EngineSettings, data_root: str, filesystem=None):
         self.settings = settings
         self.data_root = data_root
+        self._filesystem = filesystem
         self._started_ray = False
+
+    def filesystem(self):
+        """(filesystem, base path) of ``data_root``: from its URI, or the ``filesystem`` given (a
+        :class:`pyarrow.fs.FileSystem` rooted at ``data_root``, such as an fsspec store wrapped by pyarrow)."""
+        if self._filesystem is not None:
+            return self._filesystem, self.data_root.rstrip("/")
+        return shards.open_root(self.data_root)
 
     def connect(self) -> None:
         """Join the Ray the settings name, or start a local one (unless this process already has one)."""
@@ -115,20 +125,28 @@ class RayEngine:
         """Run ``transform`` over ``drop`` on Ray and replace the drop's rows of its table; returns them (with ``drop``).
 
         A transform without a table stores nothing: its rows are only returned."""
-        fs, root = shards.open_root(self.data_root)
+        fs, root = self.filesystem()
         staging = shards.staging_dir(root, transform, drop)
+        if transform.table is None:
+            out_dir = f"{staging}/output"
+        else:
+            out_dir = shards.new_run_dir(root, transform.table, drop)
         try:
             n = shards.export_input(con, transform, drop, fs, f"{staging}/input", self.settings.shard_rows, settings)
             if n:
                 self.connect()
-                self._map(fs, shards.input_files(fs, f"{staging}/input"), f"{staging}/output", transform, settings, n)
+                self._map(fs, shards.input_files(fs, f"{staging}/input"), out_dir, transform, settings, n)
             else:
-                fs.create_dir(f"{staging}/output")
-            out = shards.read_output(fs, f"{staging}/output", transform, n)
+                fs.create_dir(out_dir)
+            out = shards.read_output(fs, out_dir, transform, n)
             out = out.append_column("drop", pa.array([drop] * out.num_rows, pa.string()))
             if transform.table is not None:
-                with shards.moved_into_place(fs, f"{staging}/output", f"{root}/{transform.table}/{drop}"):
+                with shards.committed(fs, f"{root}/{transform.table}/{drop}", out_dir, n):
                     replace_drop_rows(con, transform.table, drop, out)
+        except BaseException:
+            # A run that failed (Ray, the check, the load) leaves nothing.
+            shards.discard_run(fs, out_dir) if transform.table is not None else shards.remove(fs, out_dir)
+            raise
         finally:
             shards.remove(fs, staging)
         return out

@@ -7,8 +7,14 @@ object store (``s3://…``) take the same code.
 
 Layout, for stage table ``T`` and drop ``D``::
 
-    <data_root>/T/D/part-*.parquet       the stage's output for the drop, complete or absent
-    <data_root>/_staging/T/D-<uuid>/     input shards and output being written (removed after the run)
+    <data_root>/T/D/_COMMITTED           names the run directory that is the drop's output
+    <data_root>/T/D/run-<uuid>/part-*    a run's output: the committed one, or one being written
+    <data_root>/_staging/T/D-<uuid>/     input shards (removed after the run)
+
+Object stores cannot rename a directory, so output is never moved: a run
+writes its own directory beside the committed one, and committing rewrites the
+marker, one small object whose PUT is atomic (:func:`committed`). Readers list
+:func:`committed_files`, so they never see a partial or failed run.
 
 A transform without a table (the per-record part of a global stage) keeps no
 output under ``data_root``: its rows go back to the driver from staging.
@@ -20,6 +26,7 @@ repeated row is caught before anything is replaced.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +40,7 @@ import pyarrow.parquet as pq
 from anchormix.stages.record_batches import RecordTransform, input_reader
 
 ROW = "__anchormix_row"
+COMMITTED = "_COMMITTED"
 
 
 def open_root(data_root: str) -> tuple[pafs.FileSystem, str]:
@@ -106,31 +114,86 @@ def exists(fs: pafs.FileSystem, path: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
-@contextmanager
-def moved_into_place(fs: pafs.FileSystem, complete: str, final: str) -> Iterator[None]:
-    """Move the complete output directory ``complete`` to ``final`` for the ``with`` body.
+def new_run_dir(root: str, table: str, drop: str) -> str:
+    """A fresh directory for one run's output of ``table`` for ``drop``, beside the committed one."""
+    return f"{root}/{table}/{drop}/run-{uuid.uuid4().hex}"
 
-    A previous ``final`` is set aside first and deleted after the body; if the
-    body raises (the DuckDB load failed), it is put back, so ``final`` always
-    holds one whole run's output, or nothing. On a local disk each move is a
-    rename; an object store copies, so there ``final`` can be briefly absent.
+
+def _read_marker(fs: pafs.FileSystem, drop_dir: str) -> bytes | None:
+    path = f"{drop_dir}/{COMMITTED}"
+    if not exists(fs, path):
+        return None
+    with fs.open_input_stream(path) as f:
+        return f.read()
+
+
+def _write_marker(fs: pafs.FileSystem, drop_dir: str, body: bytes) -> None:
+    path = f"{drop_dir}/{COMMITTED}"
+    if isinstance(fs, pafs.LocalFileSystem):
+        # A local write is not atomic: write beside it and rename, so a crash leaves the old marker or the new.
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        with fs.open_output_stream(tmp) as f:
+            f.write(body)
+        fs.move(tmp, path)
+    else:  # an object store's PUT of one object is atomic: readers see the old marker or the new
+        with fs.open_output_stream(path) as f:
+            f.write(body)
+
+
+def committed_run(fs: pafs.FileSystem, drop_dir: str) -> str | None:
+    """The run directory the drop's ``_COMMITTED`` marker names (None before the first commit)."""
+    body = _read_marker(fs, drop_dir)
+    return None if body is None else f"{drop_dir}/{json.loads(body)['run']}"
+
+
+def committed_files(fs: pafs.FileSystem, drop_dir: str) -> list[str]:
+    """The Parquet files of the drop's committed output, in order: what a reader of ``data_root`` reads.
+
+    A run being written, or one that failed, sits beside it and is never listed."""
+    run = committed_run(fs, drop_dir)
+    if run is None:
+        return []
+    return sorted(info.path for info in fs.get_file_info(pafs.FileSelector(run, allow_not_found=True))
+                  if info.is_file and info.path.endswith(".parquet"))
+
+
+@contextmanager
+def committed(fs: pafs.FileSystem, drop_dir: str, run: str, rows: int) -> Iterator[None]:
+    """Make the complete output ``run`` the drop's committed output for the ``with`` body.
+
+    No directory is moved, which object stores cannot do in one step: the run
+    is written in place under ``drop_dir`` and the ``_COMMITTED`` marker, one
+    small object, is rewritten to name it. If the body raises (the DuckDB load
+    failed), the marker is put back as it was and ``run`` deleted; otherwise the
+    previous run, and anything a crashed run left, is deleted after it. Either
+    way the marker names one whole run's output, or none.
     """
-    previous = f"{final}.previous-{uuid.uuid4().hex}"
-    had_previous = exists(fs, final)
-    if had_previous:
-        fs.move(final, previous)
-    else:
-        fs.create_dir(final.rsplit("/", 1)[0])
-    fs.move(complete, final)
+    previous = _read_marker(fs, drop_dir)
+    _write_marker(fs, drop_dir, json.dumps({"run": run.rsplit("/", 1)[1], "rows": rows}).encode())
     try:
         yield
     except BaseException:
-        fs.delete_dir(final)
-        if had_previous:
-            fs.move(previous, final)
+        if previous is None:
+            fs.delete_file(f"{drop_dir}/{COMMITTED}")
+        else:
+            _write_marker(fs, drop_dir, previous)
+        discard_run(fs, run)
         raise
-    if had_previous:
-        fs.delete_dir(previous)
+    for info in fs.get_file_info(pafs.FileSelector(drop_dir)):
+        if info.path == run or info.base_name == COMMITTED:
+            continue
+        if info.type == pafs.FileType.Directory:
+            fs.delete_dir(info.path)
+        else:  # earlier layouts' shards, and a crashed marker write's temp file
+            fs.delete_file(info.path)
+
+
+def discard_run(fs: pafs.FileSystem, run: str) -> None:
+    """Delete a run that was not committed; a drop directory it leaves empty (no commit yet) goes too."""
+    remove(fs, run)
+    drop_dir = run.rsplit("/", 1)[0]
+    if exists(fs, drop_dir) and not fs.get_file_info(pafs.FileSelector(drop_dir)):
+        fs.delete_dir(drop_dir)
 
 
 def remove(fs: pafs.FileSystem, directory: str) -> None:

@@ -98,7 +98,11 @@ def test_ray_gives_the_local_engines_normalized_and_quality_rows(tmp_path, texts
     # The Parquet output holds every record of the drop, once; staging is cleaned up.
     import pyarrow.parquet as pq
 
-    out = pq.read_table(tmp_path / "data" / "normalized" / DROP)
+    from anchormix.engine import shards
+
+    fs, root = shards.open_root(str(tmp_path / "data"))
+    files = shards.committed_files(fs, f"{root}/normalized/{DROP}")
+    out = pq.read_table(files, filesystem=fs)
     assert sorted(out.column("id").to_pylist()) == sorted(r[0] for r in _rows(local, "normalized"))
     assert not list((tmp_path / "data" / "_staging").rglob("*.parquet"))
     engine.close()
@@ -197,7 +201,9 @@ def test_an_empty_drop_on_ray_gives_an_empty_output_and_no_rows(tmp_path, ray_cl
     data = tmp_path / "data"
     out = RayEngine(SHARDED, str(data)).run(con, NORMALIZE, "2026-11-09")  # no raw records: Ray is not asked
     assert out.num_rows == 0 and _rows(con, "normalized") == []
-    assert (data / "normalized" / "2026-11-09").is_dir() and not _tree(data / "normalized")
+    # Committed, with no rows: a reader finds the drop's output empty, not missing.
+    marker = json.loads((data / "normalized" / "2026-11-09" / "_COMMITTED").read_text())
+    assert marker["rows"] == 0 and not list((data / "normalized").rglob("*.parquet"))
 
 
 def _edited(text: str) -> str:
@@ -374,3 +380,62 @@ def test_detector_verdicts_on_ray_equal_the_in_process_ones(tmp_path, texts, ray
     verdicts = {a.verdict for a in got}
     assert {"suspected", "abstained"} <= verdicts and len(verdicts) >= 3  # not a trivial agreement
     assert not list((tmp_path / "data" / "_staging").rglob("*.parquet"))  # staging is cleaned up
+
+
+@pytest.fixture
+def s3(tmp_path):
+    """A bucket on a local S3 endpoint (moto's server: the S3 API, no network) and a pyarrow filesystem on it."""
+    import pyarrow.fs as pafs
+
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    fs = pafs.S3FileSystem(access_key="test", secret_key="test", region="us-east-1", scheme="http",
+                           endpoint_override=f"{host}:{port}", allow_bucket_creation=True)
+    fs.create_dir("nightly")
+    yield fs
+    server.stop()
+
+
+def test_ray_commits_to_an_object_store_without_renames_and_readers_see_one_whole_run(tmp_path, texts, s3,
+                                                                                     ray_cluster, monkeypatch):
+    from anchormix.engine import shards
+
+    local, on_ray = _ingested(tmp_path / "inbox", texts), _ingested(tmp_path / "inbox", texts)
+    normalize_drop(local, DROP)
+    engine = RayEngine(SHARDED, "nightly/data", filesystem=s3)
+    drop_dir = f"nightly/data/normalized/{DROP}"
+
+    normalize_drop(on_ray, DROP, engine)
+    assert _rows(on_ray, "normalized") == _rows(local, "normalized")
+    first = shards.committed_run(s3, drop_dir)
+    import pyarrow.parquet as pq
+
+    stored = pq.read_table(shards.committed_files(s3, drop_dir), filesystem=s3)
+    assert sorted(stored.column("id").to_pylist()) == sorted(r[0] for r in _rows(local, "normalized"))
+
+    # A second run whose DuckDB load fails leaves the first run committed and nothing of its own.
+    def broken_load(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr("anchormix.engine.ray_engine.replace_drop_rows", broken_load)
+        with pytest.raises(OSError, match="disk full"):
+            engine.run(on_ray, NORMALIZE, DROP)
+    assert shards.committed_run(s3, drop_dir) == first
+    import pyarrow.fs as pafs
+
+    listing = {i.base_name for i in s3.get_file_info(pafs.FileSelector(drop_dir))}
+    assert listing == {"_COMMITTED", first.rsplit("/", 1)[1]}
+
+    # A run that succeeds replaces it: one run directory remains, and staging is empty.
+    engine.run(on_ray, NORMALIZE, DROP)
+    second = shards.committed_run(s3, drop_dir)
+    assert second != first
+    assert {i.base_name for i in s3.get_file_info(pafs.FileSelector(drop_dir))} == {"_COMMITTED",
+                                                                                     second.rsplit("/", 1)[1]}
+    assert not [i for i in s3.get_file_info(pafs.FileSelector("nightly/data/_staging", recursive=True,
+                                                              allow_not_found=True)) if i.is_file]
+    with pytest.raises(OSError):  # the rename the earlier layout needed: S3 has none for a directory
+        s3.move(second, f"{drop_dir}/elsewhere")
