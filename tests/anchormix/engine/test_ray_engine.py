@@ -439,3 +439,22 @@ def test_ray_commits_to_an_object_store_without_renames_and_readers_see_one_whol
                                                               allow_not_found=True)) if i.is_file]
     with pytest.raises(OSError):  # the rename the earlier layout needed: S3 has none for a directory
         s3.move(second, f"{drop_dir}/elsewhere")
+
+
+def test_on_a_cluster_with_gpus_minilm_actors_take_one_gpu_each_and_the_static_model_stays_on_cpus(monkeypatch):
+    import ray
+
+    from anchormix.embed import EmbeddingSettings
+    from anchormix.stages.embed import EMBED
+
+    # No GPU on this machine: the pool is planned against the resources a GPU cluster reports.
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 16.0, "GPU": 2.0})
+    engine = RayEngine(EngineSettings(kind="ray"), "unused")
+    minilm = engine.actor_pool(EMBED, EmbeddingSettings(), 100_000)
+    assert (minilm["size"], minilm["gpus"], minilm["cpus"]) == (2, 1, 1)  # one actor per GPU
+    assert minilm["settings"].device == "cuda" and EmbeddingSettings().device != "cuda"
+    static = engine.actor_pool(EMBED, EmbeddingSettings(backend="static"), 1_000_000)
+    assert static["gpus"] == 0 and static["size"] == 15  # CPUs less one for reading and writing
+    assert static["settings"].backend == "static"
+    # One batch of work: one actor, however many GPUs (each actor pays a model load).
+    assert engine.actor_pool(EMBED, EmbeddingSettings(), 10)["size"] == 1
