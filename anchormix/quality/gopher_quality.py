@@ -67,7 +67,7 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
             out.add(f"{NAME}.ellipsis_lines", ellipsis <= s.max_ellipsis_line_fraction,
                     f"{ellipsis:.2f}>{s.max_ellipsis_line_fraction}")
     if n_words and s.min_alpha_word_fraction and applies("alpha_words"):
-        alpha = sum(1 for w in words if any(c.isalpha() for c in w)) / n_words
+        alpha = sum(1 for w in words if w.isalpha() or any(c.isalpha() for c in w)) / n_words
         out.add(f"{NAME}.alpha_words", alpha >= s.min_alpha_word_fraction,
                 f"{alpha:.2f}<{s.min_alpha_word_fraction}")
     if s.min_stop_words:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import itemgetter
 
 from anchormix.quality.base import NEUTRAL, SPACED, Checks, Document, find_duplicates
 from anchormix.quality.settings import QualitySettings
@@ -31,29 +32,75 @@ _PARAGRAPH = re.compile(r"\n{2,}")
 _LINE = re.compile(r"\n+")
 
 
+class NGrams:
+    """The n-grams of one word sequence as slices of one joined string, so that every n shares one join.
+
+    The spaced n-gram at ``i`` is ``" ".join(words[i:i + n])`` and the tight one ``"".join(words[i:i + n])``
+    (``words`` hold no whitespace, as :func:`~anchormix.quality.text.split_words` returns them). A slice costs
+    one allocation, where ``join`` of a list slice costs two and a loop. When no spaced m-gram repeats, no
+    longer one does, so larger n are answered without a pass.
+    """
+
+    def __init__(self, words: tuple[str, ...]):
+        self.words = words
+        self._tight = "".join(words)
+        self._spaced = " ".join(words)
+        starts = [0]
+        for w in words:
+            starts.append(starts[-1] + len(w))
+        self._starts = starts
+        self._spaced_distinct_from: int | None = None
+
+    def top_chars(self, n: int, min_count: int = 1) -> int:
+        """Characters covered by the most frequent n-gram (joined by spaces) times its count;
+        0 when it occurs fewer than ``min_count`` times."""
+        total = len(self.words) - n + 1
+        if total <= 0:
+            return 0
+        text, starts = self._spaced, self._starts
+        if self._spaced_distinct_from is not None and n >= self._spaced_distinct_from:
+            # Distinct m-grams make every longer gram distinct: each count is 1 and the first gram is the top.
+            return starts[n] + n - 1 if min_count <= 1 else 0
+        # Word k starts at starts[k] + k in the spaced string (k spaces before it).
+        counts = Counter(text[starts[i] + i:starts[i + n] + i + n - 1] for i in range(total))
+        # max() keeps the first of equal counts, as Counter.most_common(1) does: ties are broken by first
+        # occurrence, and the tie decides the length.
+        gram, count = max(counts.items(), key=itemgetter(1))
+        if count == 1:
+            self._spaced_distinct_from = n
+        return len(gram) * count if count >= min_count else 0
+
+    def duplicate_chars(self, n: int) -> int:
+        """Characters of n-grams (joined without spaces) that repeat an earlier one, without overlap."""
+        text, starts = self._tight, self._starts
+        last = len(self.words) - n + 1
+        if last <= 1:
+            return 0
+        grams = [text[a:b] for a, b in zip(starts, starts[n:])]
+        if len(set(grams)) == last:  # the common case, no repeat: one comprehension and one set, no loop
+            return 0
+        seen: set[str] = set()
+        repeated, i = 0, 0
+        while i < last:
+            gram = grams[i]
+            if gram in seen:
+                repeated += len(gram)
+                i += n
+            else:
+                seen.add(gram)
+                i += 1
+        return repeated
+
+
 def top_ngram_chars(words: tuple[str, ...], n: int, min_count: int = 1) -> int:
     """Characters covered by the most frequent n-gram (joined by spaces) times its count;
     0 when it occurs fewer than ``min_count`` times."""
-    counts = Counter(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
-    if not counts:
-        return 0
-    gram, count = counts.most_common(1)[0]
-    return len(gram) * count if count >= min_count else 0
+    return NGrams(words).top_chars(n, min_count)
 
 
 def duplicate_ngram_chars(words: tuple[str, ...], n: int) -> int:
     """Characters of n-grams (joined without spaces) that repeat an earlier one, without overlap."""
-    seen: set[str] = set()
-    repeated, i = 0, 0
-    while i < len(words) - n + 1:
-        gram = "".join(words[i:i + n])
-        if gram in seen:
-            repeated += len(gram)
-            i += n
-        else:
-            seen.add(gram)
-            i += 1
-    return repeated
+    return NGrams(words).duplicate_chars(n)
 
 
 def check(doc: Document, s: QualitySettings, out: Checks) -> None:
@@ -75,11 +122,12 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
     if not out.gate(doc, f"{NAME}.ngrams", SPACED):
         return
     words = doc.words
+    grams = NGrams(words)
     for n, limit in s.top_ngram_limits():
         if len(words) < n:
             continue
-        frac = top_ngram_chars(words, n, s.top_ngram_min_count) / n_chars
+        frac = grams.top_chars(n, s.top_ngram_min_count) / n_chars
         out.add(f"{NAME}.top_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")
     for n, limit in s.duplicate_ngram_limits():
-        frac = duplicate_ngram_chars(words, n) / n_chars
+        frac = grams.duplicate_chars(n) / n_chars
         out.add(f"{NAME}.duplicate_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")

@@ -217,10 +217,28 @@ def _scoring_vocabulary(code: str, vocabulary: tuple[str, ...], script: str) -> 
     return frozenset(vocab)
 
 
+@lru_cache(maxsize=64)
+def _vocabulary_index(lists: tuple[tuple[str, tuple[str, ...]], ...], script: str) -> tuple[dict, dict]:
+    """``(zero score per language whose list is in script, word -> the languages whose list holds it)``."""
+    zero: dict[str, int] = {}
+    index: dict[str, list[str]] = {}
+    for code, vocabulary in lists:
+        vocab = _scoring_vocabulary(code, vocabulary, script)
+        if vocab is None:
+            continue  # a Latin-script list says nothing about a Cyrillic text, and vice versa
+        zero[code] = 0
+        for word in vocab:
+            index.setdefault(word, []).append(code)
+    return zero, index
+
+
 def detect_language(text: str, function_words: Mapping[str, tuple[str, ...]] = FUNCTION_WORDS,
-                    sample: int = 4000) -> tuple[str, str | None]:
-    """(language code or ``und``, dominant script) of ``text``, from its letters alone."""
-    script = dominant_script(text, sample)
+                    sample: int = 4000, script: str | None = None) -> tuple[str, str | None]:
+    """(language code or ``und``, dominant script) of ``text``, from its letters alone.
+
+    ``script`` is the text's :func:`dominant_script` when the caller already has it."""
+    if script is None:
+        script = dominant_script(text, sample)
     if script is None:
         return UNKNOWN, None
     if script in _SCRIPT_LANGUAGE:
@@ -230,12 +248,11 @@ def detect_language(text: str, function_words: Mapping[str, tuple[str, ...]] = F
     words = [w.lower() for w in _WORD.findall(text[:sample])]
     if not words:
         return UNKNOWN, script
-    scores = {}
-    for code, vocabulary in function_words.items():
-        vocab = _scoring_vocabulary(code, tuple(vocabulary), script)
-        if vocab is None:
-            continue  # a Latin-script list says nothing about a Cyrillic text, and vice versa
-        scores[code] = sum(map(vocab.__contains__, words))
+    zero, index = _vocabulary_index(tuple((code, tuple(v)) for code, v in function_words.items()), script)
+    scores = dict(zero)
+    for word in words:
+        for code in index.get(word, ()):
+            scores[code] += 1
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     if not ranked:
         return UNKNOWN, script
@@ -255,7 +272,7 @@ def resolve_language(text: str, metadata: Any, *, min_confidence: float, detect:
     if declared is not None:
         code, source = declared, "metadata"
     elif detect:
-        code, script = detect_language(text, function_words)
+        code, script = detect_language(text, function_words, script=script)
         source = "detected" if code != UNKNOWN else "none"
     else:
         code, source = UNKNOWN, "none"

@@ -52,6 +52,8 @@ def is_symbol_char(ch: str) -> bool:
 
 def is_symbol_word(word: str) -> bool:
     """A word made only of punctuation or symbols ("," "..." "->"); Gopher does not count these."""
+    if word.isalnum():  # letters and digits only: the common case, answered in C
+        return False
     return all(is_symbol_char(ch) for ch in word)
 
 
@@ -177,8 +179,12 @@ def _whole(chunk: str) -> bool:
     return _special(chunk) is not None or bool(_URL.match(chunk))
 
 
-def _split_chunk(chunk: str) -> list[str]:
-    """One whitespace-delimited chunk: strip prefixes and suffixes, then split infixes."""
+@lru_cache(maxsize=1 << 16)
+def _split_chunk(chunk: str) -> tuple[str, ...]:
+    """One whitespace-delimited chunk: strip prefixes and suffixes, then split infixes.
+
+    Cached: text repeats its chunks ("the", "value.", "(default:"), and splitting one is a dozen regex calls.
+    """
     prefixes: list[str] = []
     suffixes: list[str] = []
     last = -1
@@ -227,7 +233,7 @@ def _split_chunk(chunk: str) -> list[str]:
                 start = m.end()
             if start < len(chunk):
                 middle.append(chunk[start:])
-    return _merge_emoticons(prefixes + middle + suffixes[::-1])
+    return tuple(_merge_emoticons(prefixes + middle + suffixes[::-1]))
 
 
 @lru_cache(maxsize=8)
