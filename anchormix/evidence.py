@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 EVIDENCE_COLUMNS = ("record_id", "signal", "value", "verdict", "ref")
 
@@ -25,4 +25,10 @@ class Evidence:
     ref: str = ""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Not dataclasses.asdict, which deep-copies every field: a 100k drop has about 350k evidence rows.
+        return {"record_id": self.record_id, "signal": self.signal, "value": self.value, "verdict": self.verdict,
+                "ref": self.ref}
+
+    def as_tuple(self) -> tuple:
+        """The row in ``EVIDENCE_COLUMNS`` order."""
+        return (self.record_id, self.signal, self.value, self.verdict, self.ref)

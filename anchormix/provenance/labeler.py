@@ -304,6 +304,6 @@ def label_records(records: pd.DataFrame, registry: Registry, settings: DetectorS
     timings["score_s"] = time.perf_counter() - started
     report["timings"] = timings
 
-    ev_frame = pd.DataFrame([e.as_dict() for ev in evidence.values() for e in ev], columns=list(EVIDENCE_COLUMNS))
+    ev_frame = pd.DataFrame([e.as_tuple() for ev in evidence.values() for e in ev], columns=list(EVIDENCE_COLUMNS))
     cls_frame = pd.DataFrame([(rid, c, why) for rid, (c, why) in classes.items()], columns=list(CLASS_COLUMNS))
     return LabelResult(evidence=ev_frame, classes=cls_frame, detector=report)
