@@ -264,7 +264,13 @@ class LinearModel:
 
     def contributions(self, texts, vectors) -> tuple[np.ndarray, list[str]]:
         """Per-block raw decision contributions [n, blocks] (before Platt and the cap)."""
-        return self.contributions_of(self.features.transform(texts, vectors))
+        blocks = self.features.transform_blocks(texts, vectors)
+        names = list(self.features.spans)
+        out = np.zeros((len(texts), len(names)))
+        for j, b in enumerate(names):
+            lo, hi = self.features.spans[b]
+            out[:, j] = np.asarray(blocks[b] @ self.coef[lo:hi]).ravel()
+        return out, names
 
     def contributions_of(self, X) -> tuple[np.ndarray, list[str]]:
         names = list(self.features.spans)

@@ -55,8 +55,10 @@ class LabelResult:
 
 def _clean(value: object) -> object:
     """None for every flavour of missing a DataFrame cell can hold (None, NaN, pd.NA, NaT, "")."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         return None
+    if isinstance(value, str):  # most cells: answered without pandas
+        return value if value.strip() else None
     try:
         return None if pd.isna(value) else value
     except (TypeError, ValueError):  # array-likes: not a missing scalar
