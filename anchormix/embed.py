@@ -292,10 +292,31 @@ class EmbeddingCache:
 
     def get(self, content_hashes: Sequence[str], model_id: str) -> dict[str, np.ndarray]:
         """Cached vectors of ``model_id`` for the given hashes (absent hashes are omitted)."""
+        hashes, matrix = self._fetch(content_hashes, model_id)
+        return dict(zip(hashes, matrix))
+
+    def matrix(self, content_hashes: Sequence[str], model_id: str) -> tuple[np.ndarray, list[str]]:
+        """``(float32 [len(content_hashes), d] in the given order, the hashes with no cached vector)``; the rows
+        of missing hashes are zeros. One gather, not a dict of row views stacked again (at 100k rows that
+        was 6 CPU-s of semantic dedup's load)."""
+        import pandas as pd
+
+        hashes, found = self._fetch(content_hashes, model_id)
+        wanted = pd.Index(list(content_hashes), dtype=object)
+        pos = pd.Index(hashes, dtype=object).get_indexer(wanted) if hashes else np.full(len(wanted), -1)
+        missing = [h for h, p in zip(content_hashes, pos) if p < 0]
+        if not len(found):
+            return np.zeros((len(wanted), 0), dtype=np.float32), missing
+        out = found[np.maximum(pos, 0)]
+        if missing:
+            out[pos < 0] = 0.0
+        return out, missing
+
+    def _fetch(self, content_hashes: Sequence[str], model_id: str) -> tuple[list[str], np.ndarray]:
         import pyarrow as pa
 
         if len(content_hashes) == 0:
-            return {}
+            return [], np.zeros((0, 0), dtype=np.float32)
         wanted = pa.table({"content_hash": pa.array(list(dict.fromkeys(content_hashes)), pa.string())})
         with registered(self.con, wanted) as name:
             table = self.con.sql(
@@ -304,13 +325,12 @@ class EmbeddingCache:
                 params={"mid": model_id},
             ).to_arrow_table()
         if table.num_rows == 0:
-            return {}
+            return [], np.zeros((0, 0), dtype=np.float32)
         hashes = table.column("content_hash").to_pylist()
         vectors = table.column("vector").combine_chunks()
         flat = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
         dim = len(flat) // len(hashes)
-        matrix = flat.reshape(len(hashes), dim)
-        return dict(zip(hashes, matrix))
+        return hashes, flat.reshape(len(hashes), dim)
 
     def put(self, content_hashes: Sequence[str], vectors: np.ndarray, model_id: str) -> None:
         """Store vectors; an existing (hash, model id) row is kept, not overwritten."""

@@ -128,12 +128,11 @@ def embed_on_engine(con: duckdb.DuckDBPyConnection, drop: str, settings: Embeddi
 def vectors_for(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, settings: EmbeddingSettings) -> np.ndarray:
     """Cached vectors for ``frame.content_hash`` in row order; raises if any is missing."""
     mid = model_id(settings)
-    cached = EmbeddingCache(con).get(frame["content_hash"].tolist(), mid)
-    missing = [h for h in frame["content_hash"] if h not in cached]
+    if frame.empty:
+        return np.zeros((0, 0), dtype=np.float32)
+    matrix, missing = EmbeddingCache(con).matrix(frame["content_hash"].tolist(), mid)
     if missing:
         raise RuntimeError(
             f"{len(missing)} records have no vector for model {mid}; materialize `embeddings` for this drop first"
         )
-    if frame.empty:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.stack([cached[h] for h in frame["content_hash"]]).astype(np.float32)
+    return matrix
