@@ -302,11 +302,10 @@ class EmbeddingCache:
         import pandas as pd
 
         hashes, found = self._fetch(content_hashes, model_id)
-        wanted = pd.Index(list(content_hashes), dtype=object)
-        pos = pd.Index(hashes, dtype=object).get_indexer(wanted) if hashes else np.full(len(wanted), -1)
+        if not hashes:
+            return np.zeros((len(content_hashes), 0), dtype=np.float32), list(content_hashes)
+        pos = pd.Index(hashes, dtype=object).get_indexer(pd.Index(list(content_hashes), dtype=object))
         missing = [h for h, p in zip(content_hashes, pos) if p < 0]
-        if not len(found):
-            return np.zeros((len(wanted), 0), dtype=np.float32), missing
         out = found[np.maximum(pos, 0)]
         if missing:
             out[pos < 0] = 0.0

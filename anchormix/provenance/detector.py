@@ -265,19 +265,19 @@ class LinearModel:
     def contributions(self, texts, vectors) -> tuple[np.ndarray, list[str]]:
         """Per-block raw decision contributions [n, blocks] (before Platt and the cap)."""
         blocks = self.features.transform_blocks(texts, vectors)
-        names = list(self.features.spans)
-        out = np.zeros((len(texts), len(names)))
-        for j, b in enumerate(names):
-            lo, hi = self.features.spans[b]
-            out[:, j] = np.asarray(blocks[b] @ self.coef[lo:hi]).ravel()
-        return out, names
+        return self._per_block(len(texts), lambda b, lo, hi: blocks[b])
 
     def contributions_of(self, X) -> tuple[np.ndarray, list[str]]:
+        """:meth:`contributions` from an assembled feature matrix (all blocks side by side)."""
+        return self._per_block(X.shape[0], lambda b, lo, hi: X[:, lo:hi])
+
+    def _per_block(self, n_rows: int, block_matrix) -> tuple[np.ndarray, list[str]]:
+        """Each block's matrix (``block_matrix(name, lo, hi)``) times its slice of the coefficients."""
         names = list(self.features.spans)
-        out = np.zeros((X.shape[0], len(names)))
+        out = np.zeros((n_rows, len(names)))
         for j, b in enumerate(names):
             lo, hi = self.features.spans[b]
-            out[:, j] = np.asarray(X[:, lo:hi] @ self.coef[lo:hi]).ravel()
+            out[:, j] = np.asarray(block_matrix(b, lo, hi) @ self.coef[lo:hi]).ravel()
         return out, names
 
     def decision(self, texts, vectors) -> np.ndarray:

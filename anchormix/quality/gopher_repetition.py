@@ -98,11 +98,6 @@ def top_ngram_chars(words: tuple[str, ...], n: int, min_count: int = 1) -> int:
     return NGrams(words).top_chars(n, min_count)
 
 
-def duplicate_ngram_chars(words: tuple[str, ...], n: int) -> int:
-    """Characters of n-grams (joined without spaces) that repeat an earlier one, without overlap."""
-    return NGrams(words).duplicate_chars(n)
-
-
 def check(doc: Document, s: QualitySettings, out: Checks) -> None:
     text = doc.text
     n_chars = len(text)
