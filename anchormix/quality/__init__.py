@@ -11,6 +11,7 @@ failed rule as a reason named ``<filter>.<rule>(<value>)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +19,12 @@ from anchormix.quality import c4, fineweb, gopher_quality, gopher_repetition
 from anchormix.quality.base import Checks, Document
 from anchormix.quality.lang import GOPHER_STOP_WORDS, Language, resolve_language
 from anchormix.quality.settings import FILTERS, QualitySettings
+from anchormix.quality.word_stats import batch_word_stats
 
 STOP_WORDS = frozenset(GOPHER_STOP_WORDS)
 _MODULES = {"gopher_quality": gopher_quality, "gopher_repetition": gopher_repetition, "c4": c4, "fineweb": fineweb}
 
-__all__ = ["FILTERS", "STOP_WORDS", "QualityResult", "QualitySettings", "assess", "language_of"]
+__all__ = ["FILTERS", "STOP_WORDS", "QualityResult", "QualitySettings", "assess", "assess_batch", "language_of"]
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,28 @@ def assess(text: str, settings: QualitySettings, metadata: Any = None) -> Qualit
     ``metadata`` is the record's metadata (a dict or its JSON string); its
     ``lang`` (and ``lang_confidence``) say which language the text is in.
     """
-    language = language_of(text, settings, metadata)
-    if not text.strip():
+    return assess_batch([text], settings, [metadata])[0]
+
+
+def assess_batch(texts: Sequence[str], settings: QualitySettings,
+                 metadatas: Sequence[Any] | None = None) -> list[QualityResult]:
+    """:func:`assess` of each text (with its metadata), the word counts taken for the whole batch at once."""
+    metadatas = [None] * len(texts) if metadatas is None else metadatas
+    unknown_as_english = settings.unknown_language == "english"
+    docs = [Document(text, language_of(text, settings, metadata), unknown_as_english)
+            for text, metadata in zip(texts, metadatas)]
+    judged = [doc for doc in docs if doc.text.strip()]
+    stats = batch_word_stats([doc.words for doc in judged], [n for n, _ in settings.top_ngram_limits()],
+                             settings.top_ngram_min_count, [n for n, _ in settings.duplicate_ngram_limits()])
+    for doc, counts in zip(judged, stats):
+        doc.stats = counts
+    return [_judge(doc, settings) for doc in docs]
+
+
+def _judge(doc: Document, settings: QualitySettings) -> QualityResult:
+    language = doc.language
+    if doc.stats is None:
         return QualityResult(0.0, False, ("quality.empty",), language.code, language.source)
-    doc = Document(text, language, unknown_as_english=settings.unknown_language == "english")
     checks = Checks()
     for name in settings.filters:
         _MODULES[name].check(doc, settings, checks)

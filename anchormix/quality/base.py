@@ -18,6 +18,7 @@ from functools import cached_property
 
 from anchormix.quality.lang import UNKNOWN, Language
 from anchormix.quality.text import split_words
+from anchormix.quality.word_stats import WordStats
 
 NEUTRAL = "neutral"
 SPACED = "spaced"
@@ -26,33 +27,26 @@ ENGLISH = "english"
 
 @dataclass
 class Document:
-    """Normalized text plus its resolved language; words are split once, on first use."""
+    """Normalized text plus its resolved language; words are split once, on first use.
+
+    ``stats`` holds the word counts of :mod:`anchormix.quality.word_stats`, which
+    :func:`anchormix.quality.assess_batch` counts for a whole batch at once.
+    """
 
     text: str
     language: Language
     unknown_as_english: bool = False
-
-    @cached_property
-    def line_tokens(self) -> dict[str, tuple[str, ...]]:
-        """Tokens of each distinct stripped line."""
-        out: dict[str, tuple[str, ...]] = {}
-        for line in self.text.splitlines():
-            key = line.strip()
-            if key not in out:
-                out[key] = split_words(key)
-        return out
+    stats: WordStats | None = None
 
     @cached_property
     def words(self) -> tuple[str, ...]:
-        # Every line break is whitespace, so no token crosses one: the document's tokens are its lines' tokens,
-        # and the per-line rules (C4's sentences) reuse them instead of tokenizing the text twice.
-        tokens = self.line_tokens
-        return tuple(t for line in self.text.splitlines() for t in tokens[line.strip()])
+        # No token crosses whitespace, so the text's tokens are its lines' tokens in order.
+        return split_words(self.text)
 
-    def tokens_of(self, line: str) -> tuple[str, ...]:
-        """Tokens of ``line`` (a stripped line of the text is already tokenized)."""
-        found = self.line_tokens.get(line)
-        return found if found is not None else split_words(line)
+    @staticmethod
+    def tokens_of(line: str) -> tuple[str, ...]:
+        """Tokens of ``line``."""
+        return split_words(line)
 
     @property
     def english(self) -> bool:

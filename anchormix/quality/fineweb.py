@@ -39,7 +39,7 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
     dup = find_duplicates(lines)[1] / chars if chars else 0.0
     out.add(f"{NAME}.duplicate_line_chars", dup <= s.fineweb_max_duplicate_line_char_fraction,
             f"{dup:.3f}>{s.fineweb_max_duplicate_line_char_fraction}")
-    if out.gate(doc, f"{NAME}.list_ratio", SPACED) and doc.words:
-        ratio = text.count("\n") / len(doc.words)
+    if out.gate(doc, f"{NAME}.list_ratio", SPACED) and doc.stats.words:
+        ratio = text.count("\n") / doc.stats.words
         out.add(f"{NAME}.list_ratio", ratio <= s.fineweb_max_newline_word_ratio,
                 f"{ratio:.2f}>{s.fineweb_max_newline_word_ratio}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 from anchormix.quality.base import ENGLISH, NEUTRAL, SPACED, Checks, Document
 from anchormix.quality.lang import UNKNOWN
 from anchormix.quality.settings import QualitySettings
-from anchormix.quality.text import is_symbol_word
 
 NAME = "gopher_quality"
 RULES = {
@@ -33,10 +32,8 @@ ELLIPSES = ("...", "…")
 
 
 def check(doc: Document, s: QualitySettings, out: Checks) -> None:
-    text, words = doc.text, doc.words
-    n_words = len(words)
-    content = [w for w in words if not is_symbol_word(w)]
-    n_content = len(content)
+    text, stats = doc.text, doc.stats
+    n_words, n_content = stats.words, stats.content
 
     def applies(rule: str) -> bool:
         return out.gate(doc, f"{NAME}.{rule}", RULES[rule])
@@ -45,8 +42,8 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
         out.add(f"{NAME}.too_few_words", n_content >= s.min_words, f"{n_content}<{s.min_words}")
     if s.max_words and applies("too_many_words"):
         out.add(f"{NAME}.too_many_words", n_content <= s.max_words, f"{n_content}>{s.max_words}")
-    if content and applies("mean_word_length"):
-        mean = sum(len(w) for w in content) / n_content
+    if n_content and applies("mean_word_length"):
+        mean = stats.content_chars / n_content
         ok = (not s.min_mean_word_length or mean >= s.min_mean_word_length) and (
             not s.max_mean_word_length or mean <= s.max_mean_word_length)
         out.add(f"{NAME}.mean_word_length", ok, f"{mean:.2f}")
@@ -67,7 +64,7 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
             out.add(f"{NAME}.ellipsis_lines", ellipsis <= s.max_ellipsis_line_fraction,
                     f"{ellipsis:.2f}>{s.max_ellipsis_line_fraction}")
     if n_words and s.min_alpha_word_fraction and applies("alpha_words"):
-        alpha = sum(1 for w in words if w.isalpha() or any(c.isalpha() for c in w)) / n_words
+        alpha = stats.alpha / n_words
         out.add(f"{NAME}.alpha_words", alpha >= s.min_alpha_word_fraction,
                 f"{alpha:.2f}<{s.min_alpha_word_fraction}")
     if s.min_stop_words:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
+from itertools import accumulate
 from operator import itemgetter
 
 from anchormix.quality.base import NEUTRAL, SPACED, Checks, Document, find_duplicates
@@ -45,10 +47,7 @@ class NGrams:
         self.words = words
         self._tight = "".join(words)
         self._spaced = " ".join(words)
-        starts = [0]
-        for w in words:
-            starts.append(starts[-1] + len(w))
-        self._starts = starts
+        self._starts = [0, *accumulate(map(len, words))]
         self._spaced_distinct_from: int | None = None
 
     def top_chars(self, n: int, min_count: int = 1) -> int:
@@ -70,25 +69,28 @@ class NGrams:
             self._spaced_distinct_from = n
         return len(gram) * count if count >= min_count else 0
 
-    def duplicate_chars(self, n: int) -> int:
-        """Characters of n-grams (joined without spaces) that repeat an earlier one, without overlap."""
+    def duplicate_chars(self, n: int, candidates: Iterable[int] | None = None) -> int:
+        """Characters of n-grams (joined without spaces) that repeat an earlier one, without overlap.
+
+        A repeat counts its characters and skips the next n - 1 positions, which then are not remembered.
+        ``candidates`` (ascending start positions; default all) must hold every position whose n-gram occurs
+        more than once: the others can neither repeat nor be repeated, so only candidates are visited.
+        """
         text, starts = self._tight, self._starts
         last = len(self.words) - n + 1
         if last <= 1:
             return 0
-        grams = [text[a:b] for a, b in zip(starts, starts[n:])]
-        if len(set(grams)) == last:  # the common case, no repeat: one comprehension and one set, no loop
-            return 0
         seen: set[str] = set()
-        repeated, i = 0, 0
-        while i < last:
-            gram = grams[i]
+        repeated = resume = 0
+        for i in range(last) if candidates is None else candidates:
+            if i < resume:
+                continue
+            gram = text[starts[i]:starts[i + n]]
             if gram in seen:
                 repeated += len(gram)
-                i += n
+                resume = i + n
             else:
                 seen.add(gram)
-                i += 1
         return repeated
 
 
@@ -116,13 +118,18 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
         out.add(f"{NAME}.duplicate_{unit}_chars", char_frac <= max_char_frac, f"{char_frac:.2f}>{max_char_frac}")
     if not out.gate(doc, f"{NAME}.ngrams", SPACED):
         return
-    words = doc.words
-    grams = NGrams(words)
+    words, stats = doc.words, doc.stats
     for n, limit in s.top_ngram_limits():
         if len(words) < n:
             continue
-        frac = grams.top_chars(n, s.top_ngram_min_count) / n_chars
+        frac = stats.top_chars[n] / n_chars
         out.add(f"{NAME}.top_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")
+    grams = None
     for n, limit in s.duplicate_ngram_limits():
-        frac = grams.duplicate_chars(n) / n_chars
+        candidates = stats.repeat_candidates.get(n)
+        repeated = 0
+        if candidates:
+            grams = grams or NGrams(words)
+            repeated = grams.duplicate_chars(n, candidates)
+        frac = repeated / n_chars
         out.add(f"{NAME}.duplicate_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")

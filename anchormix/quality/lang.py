@@ -30,6 +30,7 @@ from functools import lru_cache
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,8 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
            "gibi", "ne", "ya", "veya", "kadar", "sonra", "her", "şu", "ise", "mı", "mi", "tüm", "bunu",
            "eğer", "zaten", "yok", "var", "göre"),
 }
+_BUILT_IN_KEY = tuple((code, tuple(v)) for code, v in FUNCTION_WORDS.items())
+
 # Short English words that are also function words elsewhere ("a", "do", "no", "as"): they say
 # nothing about a text being in another language, so detection ignores them for non-English lists.
 _ENGLISH_HOMOGRAPHS = frozenset({"a", "i", "o", "e", "as", "do", "no", "on", "in", "is", "to", "an",
@@ -232,6 +235,13 @@ def _vocabulary_index(lists: tuple[tuple[str, tuple[str, ...]], ...], script: st
     return zero, index
 
 
+def _lists_key(function_words: Mapping[str, tuple[str, ...]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``function_words`` as a hashable key; the built-in lists' key is built once, not per text."""
+    if function_words is FUNCTION_WORDS:
+        return _BUILT_IN_KEY
+    return tuple((code, tuple(v)) for code, v in function_words.items())
+
+
 def detect_language(text: str, function_words: Mapping[str, tuple[str, ...]] = FUNCTION_WORDS,
                     sample: int = 4000, script: str | None = None) -> tuple[str, str | None]:
     """(language code or ``und``, dominant script) of ``text``, from its letters alone.
@@ -245,21 +255,22 @@ def detect_language(text: str, function_words: Mapping[str, tuple[str, ...]] = F
         return _SCRIPT_LANGUAGE[script], script
     if script not in ("Latin", "Cyrillic"):
         return UNKNOWN, script
-    words = [w.lower() for w in _WORD.findall(text[:sample])]
-    if not words:
+    counts = Counter(map(str.lower, _WORD.findall(text[:sample])))
+    if not counts:
         return UNKNOWN, script
-    zero, index = _vocabulary_index(tuple((code, tuple(v)) for code, v in function_words.items()), script)
+    n_words = counts.total()
+    zero, index = _vocabulary_index(_lists_key(function_words), script)
     scores = dict(zero)
-    for word in words:
-        for code in index.get(word, ()):
-            scores[code] += 1
+    for word in counts.keys() & index.keys():  # only the function words met are visited
+        for code in index[word]:
+            scores[code] += counts[word]
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     if not ranked:
         return UNKNOWN, script
     best, best_score = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0
     # At least two function words, at least 5 % of the words, and clearly ahead of the next language.
-    if best_score < 2 or best_score < 0.05 * len(words) or best_score <= runner_up:
+    if best_score < 2 or best_score < 0.05 * n_words or best_score <= runner_up:
         return UNKNOWN, script
     return best, script
 

@@ -179,7 +179,7 @@ def _whole(chunk: str) -> bool:
     return _special(chunk) is not None or bool(_URL.match(chunk))
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _split_chunk(chunk: str) -> tuple[str, ...]:
     """One whitespace-delimited chunk: strip prefixes and suffixes, then split infixes.
 
@@ -236,29 +236,66 @@ def _split_chunk(chunk: str) -> tuple[str, ...]:
     return tuple(_merge_emoticons(prefixes + middle + suffixes[::-1]))
 
 
-@lru_cache(maxsize=8)
+_INFIX_CHARS = frozenset(".…+-*^,–—~:<>=/@'’\"")
+_OPENERS = frozenset("([{\"`")
+_CLOSERS = frozenset(",;:)]}!?\"")
+
+
+def _plain(chunk: str) -> bool:
+    """An ASCII chunk no rule splits: it starts and ends with a letter or digit and holds none of the
+    characters an infix, a URL or an exception needs ("foo_bar", "utf8", "x2")."""
+    return chunk[0].isalnum() and chunk[-1].isalnum() and _INFIX_CHARS.isdisjoint(chunk) and _special(chunk) is None
+
+
+# Tokens of each chunk seen, so that a chunk met again costs one lookup; emptied when it outgrows the bound.
+_CHUNK_TOKENS: dict[str, tuple[str, ...]] = {}
+_CHUNK_TOKENS_MAX = 1 << 18
+
+
+def _chunk_tokens(chunk: str) -> tuple[str, ...]:
+    if chunk.isascii():
+        # Most chunks are plain ASCII words: no prefix, suffix or infix rule can split them,
+        # only a tokenizer exception ("cannot") can.
+        if chunk.isalpha() and _special(chunk) is None:
+            return (chunk,)
+        if _plain(chunk):
+            return (chunk,)
+        # A plain core with one opening bracket or quote before it and one closing mark after it ("(value",
+        # "value," "value)."): those marks come off whatever the core, and a period comes off after a
+        # lowercase letter or a digit, unless the core with its marks is an exception ("(vs.").
+        if _special(chunk) is None and len(chunk) > 1:
+            head = chunk[0] in _OPENERS
+            tail = chunk[-1] in _CLOSERS or (chunk[-1] == "." and (chunk[-2].islower() or chunk[-2].isdigit()))
+            core = chunk[head:len(chunk) - tail]
+            if (head or tail) and core and _plain(core) and _special(chunk[head:]) is None \
+                    and _special(chunk[:len(chunk) - tail]) is None:
+                return (*chunk[:head], core, *chunk[len(chunk) - tail:])
+        return _split_chunk(chunk)
+    # "Other symbols" (dingbats, box drawing, emoji) are tokens of their own wherever they stand.
+    out: list[str] = []
+    start = 0
+    for i, ch in enumerate(chunk):
+        if ch > "\xa5" and unicodedata.category(ch) == "So":
+            if i > start:
+                out.extend(_split_chunk(chunk[start:i]))
+            out.append(ch)
+            start = i + 1
+    if start < len(chunk):
+        out.extend(_split_chunk(chunk[start:]))
+    return tuple(out)
+
+
 def split_words(text: str) -> tuple[str, ...]:
     """Words and punctuation tokens of ``text``, in order (whitespace dropped)."""
     out: list[str] = []
+    known = _CHUNK_TOKENS
     for chunk in text.split():
-        if chunk.isascii():
-            # Most chunks are plain ASCII words: no prefix, suffix or infix rule can split them,
-            # only a tokenizer exception ("cannot") can.
-            if chunk.isalpha() and _special(chunk) is None:
-                out.append(chunk)
-            else:
-                out.extend(_split_chunk(chunk))
-            continue
-        # "Other symbols" (dingbats, box drawing, emoji) are tokens of their own wherever they stand.
-        start = 0
-        for i, ch in enumerate(chunk):
-            if ch > "\xa5" and unicodedata.category(ch) == "So":
-                if i > start:
-                    out.extend(_split_chunk(chunk[start:i]))
-                out.append(ch)
-                start = i + 1
-        if start < len(chunk):
-            out.extend(_split_chunk(chunk[start:]))
+        tokens = known.get(chunk)
+        if tokens is None:
+            if len(known) >= _CHUNK_TOKENS_MAX:
+                known.clear()
+            tokens = known[chunk] = _chunk_tokens(chunk)
+        out += tokens
     return tuple(out)
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 import duckdb
 import pyarrow as pa
 
-from anchormix.quality import QualitySettings, assess
+from anchormix.quality import QualitySettings, assess_batch
 from anchormix.engine import Engine, run_transform
 from anchormix.stages.record_batches import RecordTransform
 
@@ -16,8 +16,7 @@ SCHEMA = pa.schema([("id", pa.string()), ("score", pa.float64()), ("passed", pa.
 
 def quality_batch(batch: pa.RecordBatch, settings: QualitySettings) -> pa.RecordBatch:
     """``(id, norm_text, metadata)`` rows -> score, pass and the failed rules (``;``-joined)."""
-    results = [assess(text, settings, metadata) for text, metadata in
-               zip(batch.column("norm_text").to_pylist(), batch.column("metadata").to_pylist())]
+    results = assess_batch(batch.column("norm_text").to_pylist(), settings, batch.column("metadata").to_pylist())
     return pa.RecordBatch.from_arrays(
         [batch.column("id"), pa.array([r.score for r in results], pa.float64()),
          pa.array([r.passed for r in results], pa.bool_()), pa.array([";".join(r.reasons) for r in results])],
