@@ -27,8 +27,9 @@ import numpy as np
 
 from anchormix.vectors import rows_normalized
 
-# faiss samples at most this many points per centroid when training k-means.
-_MAX_POINTS_PER_CENTROID = 256
+# faiss samples at most this many points per centroid when training k-means: at 100k docstring vectors 64
+# finds the same pairs as 256 for a quarter of the training (8.4 -> 1.8 CPU-s).
+_MAX_POINTS_PER_CENTROID = 64
 # Below this many vectors a flat (exact) index is cheaper than k-means.
 _MIN_IVF = 2_000
 
