@@ -87,12 +87,6 @@ class Checks:
 
 def find_duplicates(items: list[str]) -> tuple[int, int]:
     """(number of items seen before, their total characters), counting every repeat."""
-    seen: set[str] = set()
-    n = chars = 0
-    for item in items:
-        if item in seen:
-            n += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return n, chars
+    # Every item but the first occurrence of each distinct one is a repeat.
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))

@@ -33,7 +33,7 @@ CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
 ELLIPSIS = "..."
 POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
-                     "use cookies")
+                     "use cookies")  # each holds "use" or "policy", which kept_lines tests first
 
 
 def kept_lines(text: str, s: QualitySettings) -> tuple[list[str], set[str]]:
@@ -43,9 +43,9 @@ def kept_lines(text: str, s: QualitySettings) -> tuple[list[str], set[str]]:
     for line in text.splitlines():
         line = line.strip()
         words = line.split()
-        if s.c4_max_word_length and any(len(w) > s.c4_max_word_length for w in words):
+        if s.c4_max_word_length and words and max(map(len, words)) > s.c4_max_word_length:
             continue
-        if s.c4_remove_citations:
+        if s.c4_remove_citations and "[" in line:  # every citation mark opens with a bracket
             line = CITATION.sub("", line)
         if s.c4_terminal_punctuation and (not line.endswith(END_PUNCTUATION) or line.endswith(ELLIPSIS)):
             continue
@@ -60,7 +60,7 @@ def kept_lines(text: str, s: QualitySettings) -> tuple[list[str], set[str]]:
         if s.c4_curly_bracket and "{" in line:
             page_failures.add("curly_bracket")
             continue
-        if s.c4_policy and any(p in lower for p in POLICY_SUBSTRINGS):
+        if s.c4_policy and ("use" in lower or "policy" in lower) and any(p in lower for p in POLICY_SUBSTRINGS):
             continue
         kept.append(line)
     return kept, page_failures
