@@ -272,6 +272,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, drop: str, policy, gates, de
             "published": [published_as is not None] * len(metrics)})
     return {
         "fingerprint": fingerprint, "drop": drop, "generation": generation, "n_records": len(selected),
+        "pool_size": len(pool_hashes),  # the stage's rows in: every record it chose from, probes included
         "feasible": bool(result.feasible), "infeasible_reasons": list(result.infeasible_reasons),
         "shares": result.shares, "per_source": result.per_source, "report": report, "gates": gate_rows,
         "verdict": verdict, "new_records_verdict": new_verdict, "intake": intake,

@@ -98,6 +98,10 @@ def test_night_one_publishes_with_every_gate_passed(history):
     assert set(_checks(result)) == set(REQUIRED_GATES)
     meta = _meta(result, "curated_mix")
     assert meta["generation"] == 1
+    # The mix stage's rows in are the pool it chose from (probes withheld from it included), not the mix.
+    mix = _meta(result, "mix_candidate")
+    assert mix["stage_rows_out"] == meta["stage_rows_in"] > 0
+    assert mix["stage_rows_in"] > mix["stage_rows_out"]
     published = history["settings"].paths.published
     assert (published / "gen-000001" / "croissant.json").exists()
     assert (published / "gen-000001" / "manifest.json").exists()
