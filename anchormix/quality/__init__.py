@@ -59,6 +59,8 @@ def assess_batch(texts: Sequence[str], settings: QualitySettings,
                  metadatas: Sequence[Any] | None = None) -> list[QualityResult]:
     """:func:`assess` of each text (with its metadata), the word counts taken for the whole batch at once."""
     metadatas = [None] * len(texts) if metadatas is None else metadatas
+    if len(metadatas) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(metadatas)} metadata values")
     unknown_as_english = settings.unknown_language == "english"
     docs = [Document(text, language_of(text, settings, metadata), unknown_as_english)
             for text, metadata in zip(texts, metadatas)]

@@ -78,3 +78,19 @@ def test_empty_and_short_documents():
     assert [s.top_chars[2] for s in stats] == [0, 0, len("a b")]
     assert all(s.repeat_candidates == {} for s in stats)
     assert Counter(s.top_chars[4] for s in stats) == Counter({0: 3})
+
+
+def test_assess_batch_equals_assess_one_text_at_a_time():
+    from anchormix.quality import QualitySettings, assess, assess_batch
+
+    settings = QualitySettings()
+    texts = list(stdlib_docstrings()[:400]) + ["", "   "]
+    metadatas = [None] * len(texts)
+    for english, french in catalog_pairs("fr")[:40]:
+        texts += [english, french]
+        metadatas += [{"lang": "en"}, {"lang": "fr", "lang_confidence": 0.99}]
+    batch = assess_batch(texts, settings, metadatas)
+    assert batch == [assess(t, settings, m) for t, m in zip(texts, metadatas)]
+    assert batch[400].reasons == ("quality.empty",)
+    with pytest.raises(ValueError, match="metadata"):
+        assess_batch(texts[:2], settings, [None])
