@@ -2,14 +2,15 @@
 
 Vectors are clustered with seeded k-means (``faiss.Kmeans``, spherical). The
 centroids become the coarse quantizer of a FAISS inverted-file index over all
-vectors (inner product = cosine on L2-normalized vectors). Each non-history
-record is range-searched for neighbours with cosine >= tau in its ``nprobe``
-*nearest* clusters, not only its own: two near-identical vectors on either side
-of a cluster boundary fall in different clusters, and searching a single
-cluster would lose them. Pairs found from either end are kept (the search is
-symmetrised), which is what lets the clustered search find >= 99% of the exact
-pairs at the defaults (checked against :func:`brute_force_pairs` in the tests
-and the bench).
+vectors (inner product = cosine on L2-normalized vectors); its lists hold fp16
+copies, and every candidate they give is checked on the float vectors (see
+:func:`candidate_pairs`). Each non-history record is range-searched for
+neighbours with cosine >= tau in its ``nprobe`` *nearest* clusters, not only
+its own: two near-identical vectors on either side of a cluster boundary fall
+in different clusters, and searching a single cluster would lose them. Pairs
+found from either end are kept (the search is symmetrised), which is what lets
+the clustered search find >= 99% of the exact pairs at the defaults (checked
+against :func:`brute_force_pairs` in the tests and the bench).
 
 Representative rule (which record of a group of semantic duplicates is kept):
 
