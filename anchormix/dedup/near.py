@@ -70,7 +70,7 @@ class NearDedupSettings(Section):
     a near duplicate. ``num_perm`` (128): MinHash permutations. ``shingle_size``
     (5): words per shingle. ``semantic_enabled`` (true), ``semantic_tau`` (0.95):
     cosine at or above which two records are semantic duplicates.
-    ``semantic_clusters`` (0 = auto, about sqrt(n)), ``semantic_nprobe`` (8):
+    ``semantic_clusters`` (0 = auto, one per 100 records), ``semantic_nprobe`` (8):
     k-means clusters and how many nearest clusters each record is searched in.
     """
 

@@ -38,9 +38,15 @@ DEFAULT_NPROBE = 8
 # Bound on how far a unit vector's inner product moves when one side is stored as fp16: rounding is within
 # 2^-11 of each component (relative); 2^-10 also covers a conversion that truncates.
 FP16_IP_ERROR = 2.0 ** -10
-# faiss samples at most this many points per centroid when training k-means: at 100k docstring vectors 64
-# finds the same pairs as 256 for a quarter of the training (8.4 -> 1.8 CPU-s).
-_MAX_POINTS_PER_CENTROID = 64
+# Vectors per inverted list when the count is automatic. With about sqrt(n) lists a query scanned nprobe lists of
+# sqrt(n) vectors, so the search grew as n^1.5; lists of a fixed size keep the scan per query constant. 100 was
+# the cheapest of 32-256 on 10k-100k docstring vectors, with the same pairs (bench/README.md).
+LIST_SIZE = 100
+# k-means for the lists: 40 sampled points per centroid (faiss wants 39) and 4 iterations find the same pairs as
+# 256 points and 20 iterations at 10k, 30k and 100k: the lists only need to be compact, and every query probes
+# nprobe of them.
+_MAX_POINTS_PER_CENTROID = 40
+_KMEANS_ITERATIONS = 4
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:
@@ -49,8 +55,8 @@ def _normalized(vectors: np.ndarray) -> np.ndarray:
 
 
 def auto_clusters(n: int) -> int:
-    """Clusters used when none are given: about sqrt(n), with >= 39 points per cluster (faiss's floor)."""
-    return max(1, min(int(np.sqrt(n)), n // 39))
+    """Clusters used when none are given: one per LIST_SIZE vectors, so the lists keep their size as n grows."""
+    return max(1, n // LIST_SIZE)
 
 
 def brute_force_pairs(vectors: np.ndarray, tau: float, queries: np.ndarray | None = None) -> pd.DataFrame:
@@ -111,18 +117,15 @@ def candidate_pairs(
         return _canonical_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
     k = n_clusters or auto_clusters(n)
     k = max(1, min(k, n))
+    radius = float(tau) - 1e-6  # faiss keeps results with inner product strictly above the radius
     if k == 1:
         index = faiss.IndexFlatIP(d)
+        index.add(x)
+        lims, dist, labels = index.range_search(x[q_idx], radius)
+        searched, margin = q_idx, 0.0
     else:
-        km = faiss.Kmeans(
-            d,
-            k,
-            niter=20,
-            seed=seed,
-            spherical=True,
-            verbose=False,
-            max_points_per_centroid=_MAX_POINTS_PER_CENTROID,
-        )
+        km = faiss.Kmeans(d, k, niter=_KMEANS_ITERATIONS, seed=seed, spherical=True, verbose=False,
+                          max_points_per_centroid=_MAX_POINTS_PER_CENTROID)
         km.train(x)
         quantizer = faiss.IndexFlatIP(d)
         quantizer.add(km.centroids)
@@ -134,13 +137,22 @@ def candidate_pairs(
                                               faiss.METRIC_INNER_PRODUCT)
         index.by_residual = False
         index.train(x)
+        # One coarse search serves both the add (each vector's nearest list) and the range search (the nprobe
+        # nearest lists), where index.add and index.range_search would each search the centroids again.
         index.nprobe = min(nprobe, k)
-    index.add(x)
-    margin = 0.0 if k == 1 else FP16_IP_ERROR + d * 2.0 ** -24  # fp16's subnormal spacing, per component
-    # faiss keeps results with inner product strictly above the radius.
-    lims, dist, labels = index.range_search(x[q_idx], float(tau) - margin - 1e-6)
+        coarse_sim, coarse = quantizer.search(x, index.nprobe)
+        # add_core reads through raw pointers: the arrays must stay referenced for the call.
+        ids, nearest = np.arange(n, dtype=np.int64), np.ascontiguousarray(coarse[:, 0])
+        index.add_core(n, faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(nearest))
+        # Queries go in the order of their nearest list: consecutive queries probe mostly the same lists, which
+        # then stay in cache (the lists of a 100k drop do not fit in it).
+        searched = q_idx[np.argsort(coarse[q_idx, 0], kind="stable")]
+        margin = FP16_IP_ERROR + d * 2.0 ** -24  # plus fp16's subnormal spacing, per component
+        lims, dist, labels = index.range_search_preassigned(x[searched], radius - margin,
+                                                            np.ascontiguousarray(coarse[searched]),
+                                                            np.ascontiguousarray(coarse_sim[searched]))
     counts = np.diff(lims).astype(np.int64)
-    qi = np.repeat(q_idx, counts)
+    qi = np.repeat(searched, counts)
     keep = labels != qi
     qi, labels = qi[keep], labels[keep]
     sims = np.einsum("ij,ij->i", x[qi], x[labels]) if margin else dist[keep]
