@@ -43,11 +43,6 @@ class Document:
         # No token crosses whitespace, so the text's tokens are its lines' tokens in order.
         return split_words(self.text)
 
-    @staticmethod
-    def tokens_of(line: str) -> tuple[str, ...]:
-        """Tokens of ``line``."""
-        return split_words(line)
-
     @property
     def english(self) -> bool:
         return self.language.is_english or (self.unknown_as_english and self.language.code == UNKNOWN)

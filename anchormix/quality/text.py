@@ -179,11 +179,10 @@ def _whole(chunk: str) -> bool:
     return _special(chunk) is not None or bool(_URL.match(chunk))
 
 
-@lru_cache(maxsize=1 << 12)
 def _split_chunk(chunk: str) -> tuple[str, ...]:
     """One whitespace-delimited chunk: strip prefixes and suffixes, then split infixes.
 
-    Cached: text repeats its chunks ("the", "value.", "(default:"), and splitting one is a dozen regex calls.
+    A dozen regex calls: :func:`split_words` keeps each chunk's tokens, so a chunk met again is not split again.
     """
     prefixes: list[str] = []
     suffixes: list[str] = []
@@ -247,7 +246,8 @@ def _plain(chunk: str) -> bool:
     return chunk[0].isalnum() and chunk[-1].isalnum() and _INFIX_CHARS.isdisjoint(chunk) and _special(chunk) is None
 
 
-# Tokens of each chunk seen, so that a chunk met again costs one lookup; emptied when it outgrows the bound.
+# Tokens of each chunk seen, so that a chunk met again ("the", "value.", "(default:") costs one lookup; emptied
+# when it outgrows the bound.
 _CHUNK_TOKENS: dict[str, tuple[str, ...]] = {}
 _CHUNK_TOKENS_MAX = 1 << 18
 
@@ -256,8 +256,6 @@ def _chunk_tokens(chunk: str) -> tuple[str, ...]:
     if chunk.isascii():
         # Most chunks are plain ASCII words: no prefix, suffix or infix rule can split them,
         # only a tokenizer exception ("cannot") can.
-        if chunk.isalpha() and _special(chunk) is None:
-            return (chunk,)
         if _plain(chunk):
             return (chunk,)
         # A plain core with one opening bracket or quote before it and one closing mark after it ("(value",

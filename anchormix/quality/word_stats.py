@@ -80,6 +80,7 @@ def batch_word_stats(token_lists: Sequence[tuple[str, ...]], top_ns: Sequence[in
     n_alpha = np.bincount(doc, weights=alpha[ids], minlength=n_docs).astype(np.int64).tolist()
     starts = np.zeros(n_docs + 1, np.int64)
     np.cumsum(lengths, out=starts[1:])
+    token_size = size[ids]
 
     tops: dict[int, list[int]] = {n: [] for n in top_ns}
     repeats: list[dict[int, list[int]]] = []
@@ -89,31 +90,43 @@ def batch_word_stats(token_lists: Sequence[tuple[str, ...]], top_ns: Sequence[in
         # then stay in cache (twice as fast as one pass over a batch). A longer document is a block alone.
         hi = max(lo + 1, int(np.searchsorted(starts, starts[lo] + _BLOCK_TOKENS, side="right")) - 1)
         a, b = int(starts[lo]), int(starts[hi])
-        block_doc, block_starts = doc[a:b] - lo, starts[lo:hi + 1] - a
-        for n, chars in _top_ngram_chars(ids[a:b], block_doc, block_starts, size, top_ns, top_min_count).items():
+        block = _Block(doc[a:b] - lo, starts[lo:hi + 1] - a, token_size[a:b])
+        for n, chars in _top_ngram_chars(ids[a:b], block, top_ns, top_min_count).items():
             tops[n] += chars.tolist()
-        repeats += _repeat_candidates("".join(flat[a:b]), block_doc, block_starts, size[ids[a:b]], repeat_ns)
+        repeats += _repeat_candidates("".join(flat[a:b]), block, repeat_ns)
         lo = hi
     words = lengths.tolist()
     return [WordStats(words[i], n_content[i], content_chars[i], n_alpha[i], {n: tops[n][i] for n in top_ns},
                       repeats[i]) for i in range(n_docs)]
 
 
-def _top_ngram_chars(ids: np.ndarray, doc: np.ndarray, starts: np.ndarray, size: np.ndarray,
-                     ns: Sequence[int], min_count: int) -> dict[int, np.ndarray]:
-    n_docs, total = len(starts) - 1, len(ids)
-    out = {n: np.zeros(n_docs, np.int64) for n in ns}
+class _Block:
+    """Consecutive documents whose n-grams are counted together: each token's document (from 0), each
+    document's first token and one past its last, and each token's character offset in the joined tokens."""
+
+    def __init__(self, doc: np.ndarray, starts: np.ndarray, token_size: np.ndarray):
+        self.doc, self.starts, self.n_docs, self.total = doc, starts, len(starts) - 1, len(doc)
+        self.chars = np.zeros(self.total + 1, np.int64)
+        np.cumsum(token_size, out=self.chars[1:])
+        self.end = starts[1:][doc]  # one past each token's document
+
+    def gram_starts(self, n: int) -> np.ndarray:
+        """Positions where an n-gram starts without crossing into the next document."""
+        last = max(self.total - n + 1, 0)
+        return np.flatnonzero(np.arange(last) + n <= self.end[:last])
+
+
+def _top_ngram_chars(ids: np.ndarray, block: _Block, ns: Sequence[int], min_count: int) -> dict[int, np.ndarray]:
+    doc, chars, total = block.doc, block.chars, block.total
+    out = {n: np.zeros(block.n_docs, np.int64) for n in ns}
     if not ns or total == 0:
         return out
-    chars = np.zeros(total + 1, np.int64)
-    np.cumsum(size[ids], out=chars[1:])
-    end = starts[1:][doc]  # one past each position's document
-    vocab = int(ids.max()) + 1 if total else 1
+    vocab = int(ids.max()) + 1
     # Group ids number first appearances, and a key leads with its document: a document's groups are one run
     # of ids, in order of first occurrence.
     gram = pd.factorize(doc * vocab + ids, sort=False)[0].astype(np.int64)
     for n in range(2, max(ns) + 1):
-        positions = np.flatnonzero(np.arange(total - n + 1) + n <= end[: total - n + 1])
+        positions = block.gram_starts(n)
         if len(positions) == 0:
             break
         codes = pd.factorize(gram[positions] * vocab + ids[positions + n - 1], sort=False)[0].astype(np.int64)
@@ -137,11 +150,10 @@ def _top_ngram_chars(ids: np.ndarray, doc: np.ndarray, starts: np.ndarray, size:
     return out
 
 
-def _repeat_candidates(joined: str, doc: np.ndarray, starts: np.ndarray, token_size: np.ndarray,
-                       ns: Sequence[int]) -> list[dict[int, list[int]]]:
-    n_docs, total = len(starts) - 1, len(doc)
-    found: list[dict[int, list[int]]] = [{} for _ in range(n_docs)]
-    if not ns or total == 0:
+def _repeat_candidates(joined: str, block: _Block, ns: Sequence[int]) -> list[dict[int, list[int]]]:
+    doc, starts, chars = block.doc, block.starts, block.chars
+    found: list[dict[int, list[int]]] = [{} for _ in range(block.n_docs)]
+    if not ns or block.total == 0:
         return found
     codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     with np.errstate(over="ignore"):
@@ -153,13 +165,9 @@ def _repeat_candidates(joined: str, doc: np.ndarray, starts: np.ndarray, token_s
         np.cumprod(inverse_power, out=inverse_power)
         prefix = np.zeros(len(codes) + 1, np.uint64)
         np.cumsum((codes + np.uint64(1)) * power[:-1], out=prefix[1:])
-        chars = np.zeros(total + 1, np.int64)
-        np.cumsum(token_size, out=chars[1:])
-        end = starts[1:][doc]
         salt = doc.astype(np.uint64) * _DOC_MIX
         for n in ns:
-            last = max(total - n + 1, 0)
-            positions = np.flatnonzero(np.arange(last) + n <= end[:last])
+            positions = block.gram_starts(n)
             if len(positions) < 2:
                 continue
             lo, hi = chars[positions], chars[positions + n]
