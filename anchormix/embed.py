@@ -297,19 +297,30 @@ class EmbeddingCache:
 
     def matrix(self, content_hashes: Sequence[str], model_id: str) -> tuple[np.ndarray, list[str]]:
         """``(float32 [len(content_hashes), d] in the given order, the hashes with no cached vector)``; the rows
-        of missing hashes are zeros. One gather, not a dict of row views stacked again (at 100k rows that
-        was 6 CPU-s of semantic dedup's load)."""
-        import pandas as pd
+        of missing hashes are zeros. DuckDB joins the wanted rows' positions, so the vectors are scattered into
+        place without a Python lookup per hash (at 100k rows, matching the hashes in pandas cost 0.6 CPU-s)."""
+        import pyarrow as pa
 
-        hashes, found = self._fetch(content_hashes, model_id)
-        if not hashes:
-            return np.zeros((len(content_hashes), 0), dtype=np.float32), list(content_hashes)
-        pos = pd.Index(hashes, dtype=object).get_indexer(pd.Index(list(content_hashes), dtype=object))
-        missing = [h for h, p in zip(content_hashes, pos) if p < 0]
-        out = found[np.maximum(pos, 0)]
-        if missing:
-            out[pos < 0] = 0.0
-        return out, missing
+        n = len(content_hashes)
+        wanted = pa.table({"content_hash": pa.array(list(content_hashes), pa.string()),
+                           "pos": pa.array(np.arange(n, dtype=np.int64))})
+        with registered(self.con, wanted) as name:
+            table = self.con.sql(
+                f"SELECT w.pos, c.vector FROM {self.TABLE} c "
+                f"JOIN {name} w USING (content_hash) WHERE c.model_id = $mid",
+                params={"mid": model_id},
+            ).to_arrow_table()
+        if table.num_rows == 0:
+            return np.zeros((n, 0), dtype=np.float32), list(content_hashes)
+        pos = table.column("pos").to_numpy()
+        flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        out = np.zeros((n, len(flat) // len(pos)), dtype=np.float32)
+        out[pos] = flat.reshape(len(pos), -1)
+        if len(pos) == n:  # positions are distinct, so every row was found
+            return out, []
+        found = np.zeros(n, dtype=bool)
+        found[pos] = True
+        return out, [h for h, ok in zip(content_hashes, found) if not ok]
 
     def _fetch(self, content_hashes: Sequence[str], model_id: str) -> tuple[list[str], np.ndarray]:
         import pyarrow as pa

@@ -1,7 +1,8 @@
 """Semantic duplicates (SemDeDup-style): cosine >= tau between sentence embeddings.
 
-Vectors are clustered with seeded k-means (``faiss.Kmeans``, spherical). The
-centroids become the coarse quantizer of a FAISS inverted-file index over all
+Vectors are clustered with seeded k-means (``faiss.Kmeans``; in a PCA
+projection to :data:`COARSE_DIMS` dimensions when they have more), into lists of
+about :data:`LIST_SIZE` vectors, of a FAISS inverted-file index over all
 vectors (inner product = cosine on L2-normalized vectors); its lists hold fp16
 copies, and every candidate they give is checked on the float vectors (see
 :func:`candidate_pairs`). Each non-history record is range-searched for
@@ -47,6 +48,12 @@ LIST_SIZE = 100
 # nprobe of them.
 _MAX_POINTS_PER_CENTROID = 40
 _KMEANS_ITERATIONS = 4
+# The lists are built and probed in a PCA projection of this many dimensions. k-means and the coarse search cost
+# n x (n / LIST_SIZE) x dims, the one part of the search that grows faster than n; in 96 of 384 dimensions they cost
+# a quarter, and the lists still found the same pairs on 10k and 100k docstring vectors (32 and 64 dimensions lost
+# 1-3 of 3,411; bench/README.md). The range search itself scans the full vectors.
+COARSE_DIMS = 96
+_PCA_SAMPLE = 20_000
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:
@@ -57,6 +64,30 @@ def _normalized(vectors: np.ndarray) -> np.ndarray:
 def auto_clusters(n: int) -> int:
     """Clusters used when none are given: one per LIST_SIZE vectors, so the lists keep their size as n grows."""
     return max(1, n // LIST_SIZE)
+
+
+def _coarse_lists(x: np.ndarray, k: int, nprobe: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``nprobe`` nearest of ``k`` k-means lists: ``(similarities or negated squared distances, list
+    numbers)``.
+
+    Clustered in a PCA projection to :data:`COARSE_DIMS` (fitted on a seeded sample) when the vectors have more
+    dimensions; lists only need to be compact, and every query probes ``nprobe`` of them.
+    """
+    import faiss
+
+    n, d = x.shape
+    projected = x
+    if d > COARSE_DIMS:
+        sample = x[np.random.default_rng(seed).choice(n, min(n, _PCA_SAMPLE), replace=False)]
+        pca = faiss.PCAMatrix(d, COARSE_DIMS)
+        pca.train(sample)
+        projected = pca.apply(x)
+    spherical = projected is x  # unit vectors: cosine k-means; a projection is not unit, so squared distances
+    km = faiss.Kmeans(projected.shape[1], k, niter=_KMEANS_ITERATIONS, seed=seed, spherical=spherical,
+                      verbose=False, max_points_per_centroid=_MAX_POINTS_PER_CENTROID)
+    km.train(projected)
+    scores, lists = km.index.search(projected, nprobe)  # the index holds the final centroids
+    return (scores if spherical else -scores), lists
 
 
 def brute_force_pairs(vectors: np.ndarray, tau: float, queries: np.ndarray | None = None) -> pd.DataFrame:
@@ -124,23 +155,18 @@ def candidate_pairs(
         lims, dist, labels = index.range_search(x[q_idx], radius)
         searched, margin = q_idx, 0.0
     else:
-        km = faiss.Kmeans(d, k, niter=_KMEANS_ITERATIONS, seed=seed, spherical=True, verbose=False,
-                          max_points_per_centroid=_MAX_POINTS_PER_CENTROID)
-        km.train(x)
-        quantizer = faiss.IndexFlatIP(d)
-        quantizer.add(km.centroids)
+        coarse_sim, coarse = _coarse_lists(x, k, min(nprobe, k), seed)
         # The lists hold fp16 copies: half the bytes to scan. A unit vector's fp16 copy is within 2^-11 of it
         # per component (relative), so an inner product moves by less than FP16_IP_ERROR; the search radius is
         # lowered by that much and every candidate is checked on the float vectors, so the pairs are exactly
         # those a float index finds in the same lists.
-        index = faiss.IndexIVFScalarQuantizer(quantizer, d, k, faiss.ScalarQuantizer.QT_fp16,
+        index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, k, faiss.ScalarQuantizer.QT_fp16,
                                               faiss.METRIC_INNER_PRODUCT)
         index.by_residual = False
-        index.train(x)
-        # One coarse search serves both the add (each vector's nearest list) and the range search (the nprobe
-        # nearest lists), where index.add and index.range_search would each search the centroids again.
-        index.nprobe = min(nprobe, k)
-        coarse_sim, coarse = quantizer.search(x, index.nprobe)
+        # Every vector comes with its lists (add_core, range_search_preassigned), so the index's own quantizer is
+        # never asked; fp16 needs no training, and train() would run k-means on that unused quantizer.
+        index.is_trained = True
+        index.nprobe = coarse.shape[1]
         # add_core reads through raw pointers: the arrays must stay referenced for the call.
         ids, nearest = np.arange(n, dtype=np.int64), np.ascontiguousarray(coarse[:, 0])
         index.add_core(n, faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(nearest))
