@@ -13,7 +13,13 @@ The index is a cache, never the truth. Every hit is checked against the store
 (accepted, from an earlier drop, not retracted) before it counts, a member the
 index lacks is added when found, and a missing, unreadable or other-model file
 is rebuilt, as is one saved for another store (a store deleted and made again
-reuses seqs, so its identity is checked too). Members are keyed by ``raw_records.seq`` (a BIGINT unique per record).
+reuses seqs, so its identity is checked too) or in an older format. Members are keyed by ``raw_records.seq`` (a
+BIGINT unique per record).
+
+The inverted lists hold fp16 copies of the vectors: half the bytes to scan, save and load each night. As in the
+within-drop search (:func:`anchormix.dedup.semantic.candidate_pairs`), the radius is lowered by the bound on how
+far fp16 moves an inner product and every candidate is checked on its float vector, read through
+``exact`` (the embedding cache, by member seq), so the hits are those a float index finds in the same lists.
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from collections.abc import Callable
+
 import duckdb
 import numpy as np
 
+from anchormix.dedup.semantic import FP16_IP_ERROR
 from anchormix.vectors import rows_normalized
 
 # faiss samples at most this many points per centroid when training k-means: at 100k docstring vectors 64
@@ -32,6 +41,11 @@ from anchormix.vectors import rows_normalized
 _MAX_POINTS_PER_CENTROID = 64
 # Below this many vectors a flat (exact) index is cheaper than k-means.
 _MIN_IVF = 2_000
+# Saved with the index; a file of another format is rebuilt (1: float lists, 2: fp16 lists).
+INDEX_FORMAT = 2
+
+# Member seqs -> (their float vectors, which of them are known); unknown members are not hits.
+ExactVectors = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 ACCEPTED_HISTORY_SQL = """
     SELECT r.seq, n.content_hash
@@ -81,11 +95,13 @@ def _clusters_for(n: int) -> int:
 class SemanticIndex:
     """An ID-mapped FAISS index (inner product on unit vectors) over accepted records, by seq."""
 
-    def __init__(self, index, trained_on: int, path: Path | None, store_id: str = ""):
+    def __init__(self, index, trained_on: int, path: Path | None, store_id: str = "",
+                 exact: ExactVectors | None = None):
         self.index = index
         self.trained_on = trained_on
         self.path = path
         self.store_id = store_id
+        self.exact = exact  # float vectors of members, to check the fp16 lists' candidates on
 
     @property
     def size(self) -> int:
@@ -112,7 +128,10 @@ class SemanticIndex:
             km.train(x)
             quantizer = faiss.IndexFlatIP(d)
             quantizer.add(km.centroids)
-            index = faiss.IndexIVFFlat(quantizer, d, k, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, k, faiss.ScalarQuantizer.QT_fp16,
+                                                  faiss.METRIC_INNER_PRODUCT)
+            index.by_residual = False
+            index.train(x[:1])  # the quantizer holds its k centroids already; fp16 learns nothing
         out = cls(index, len(x), path, store_id)
         out.add(seqs, x)
         return out
@@ -130,9 +149,10 @@ class SemanticIndex:
             index = faiss.read_index(str(path))
             meta = json.loads(path.with_suffix(".meta.json").read_text())
             trained_on, saved_for = int(meta["trained_on"]), str(meta["store_id"])
+            saved_format = int(meta.get("format", 1))
         except (RuntimeError, OSError, ValueError, KeyError, TypeError):
             return None
-        if index.d != dim or saved_for != store_id:
+        if index.d != dim or saved_for != store_id or saved_format != INDEX_FORMAT:
             return None
         return cls(index, trained_on, path, store_id)
 
@@ -153,16 +173,30 @@ class SemanticIndex:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def range_search(self, queries: np.ndarray, tau: float, nprobe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(query row, member seq, cosine)`` for every member with cosine >= tau, in the nprobe nearest lists."""
+        """``(query row, member seq, cosine)`` for every member with cosine >= tau, in the nprobe nearest lists.
+
+        With fp16 lists the cosines are those of the float vectors (``exact``); members it does not know are
+        left out."""
         if self.size == 0 or len(queries) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
         if hasattr(self.index, "nprobe"):
             self.index.nprobe = min(nprobe, self.clusters)
+        q = rows_normalized(queries, np.float32)
+        fp16 = hasattr(self.index, "sq")
+        margin = FP16_IP_ERROR + q.shape[1] * 2.0 ** -24 if fp16 else 0.0
         # faiss keeps results with inner product strictly above the radius.
-        lims, dist, labels = self.index.range_search(rows_normalized(queries, np.float32), float(tau) - 1e-6)
+        lims, dist, labels = self.index.range_search(q, float(tau) - 1e-6 - margin)
         rows = np.repeat(np.arange(len(queries)), np.diff(lims).astype(np.int64))
+        labels = labels.astype(np.int64)
+        if fp16 and len(labels):
+            if self.exact is None:
+                raise ValueError("an index with fp16 lists needs its members' float vectors (exact) to check hits")
+            members, which = np.unique(labels, return_inverse=True)
+            vectors, known = self.exact(members)
+            x = rows_normalized(vectors, np.float32)
+            dist = np.where(known[which], np.einsum("ij,ij->i", q[rows], x[which]), -np.inf).astype(np.float32)
         keep = dist >= tau - 1e-6
-        return rows[keep], labels[keep].astype(np.int64), dist[keep]
+        return rows[keep], labels[keep], dist[keep]
 
     def save(self) -> None:
         """Write the index atomically (temp file, then rename) beside the store."""
@@ -176,7 +210,8 @@ class SemanticIndex:
 
         faiss.write_index(self.index, str(tmp))
         self.path.with_suffix(".meta.json").write_text(json.dumps({"trained_on": self.trained_on,
-                                                                   "store_id": self.store_id}))
+                                                                   "store_id": self.store_id,
+                                                                   "format": INDEX_FORMAT}))
         os.replace(tmp, self.path)
 
 
@@ -198,7 +233,7 @@ def open_index(con: duckdb.DuckDBPyConnection, drop: str, model_id: str, dim: in
     stats = IndexStats()
     if index is None:
         stats.rebuilt = ("no saved index" if path is None or not path.exists()
-                         else "saved index unreadable or made for another store")
+                         else "saved index unreadable, of an older format or made for another store")
     else:
         missing = ~np.isin(seqs, index.members())
         grown = index.size + int(missing.sum())
@@ -211,5 +246,23 @@ def open_index(con: duckdb.DuckDBPyConnection, drop: str, model_id: str, dim: in
     if index is None:
         vectors = vectors_of(list(hashes)) if len(hashes) else np.zeros((0, dim), np.float32)
         index = SemanticIndex.build(seqs, vectors, path, seed=seed, store_id=store_id)
+    index.exact = _exact_vectors(seqs, hashes, dim, vectors_of)
     stats.size, stats.clusters = index.size, index.clusters
     return index, seqs, stats
+
+
+def _exact_vectors(seqs: np.ndarray, hashes: np.ndarray, dim: int, vectors_of) -> ExactVectors:
+    """Float vectors of accepted members by seq, through ``vectors_of(content_hashes)``."""
+    import pandas as pd
+
+    position = pd.Index(seqs)
+
+    def exact(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = position.get_indexer(members)
+        known = pos >= 0
+        out = np.zeros((len(members), dim), np.float32)
+        if known.any():
+            out[known] = vectors_of(list(hashes[pos[known]]))
+        return out, known
+
+    return exact

@@ -77,7 +77,7 @@ def test_an_unreadable_index_is_rebuilt_and_a_retrain_follows_growth(tmp_path):
     assert stats.rebuilt and "grew from 2100" in stats.rebuilt
     index_path(con, "m").write_bytes(b"not a faiss index")
     _, _, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
-    assert stats.rebuilt == "saved index unreadable or made for another store"
+    assert stats.rebuilt == "saved index unreadable, of an older format or made for another store"
 
 
 def test_an_index_saved_for_a_deleted_store_is_not_read_by_its_successor(tmp_path):
@@ -90,7 +90,7 @@ def test_an_index_saved_for_a_deleted_store_is_not_read_by_its_successor(tmp_pat
     # Same path, same seqs 1..n, other texts: the old members must not be taken for the new records.
     con, vectors_of = _store(tmp_path, x[::-1].copy(), ["2026-01-01"] * 300)
     again, _, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
-    assert stats.rebuilt == "saved index unreadable or made for another store"
+    assert stats.rebuilt == "saved index unreadable, of an older format or made for another store"
     rows, seqs, _ = again.range_search(x[::-1][:1], 0.999, nprobe=1)
     assert 1 in seqs.tolist()
 
@@ -100,3 +100,26 @@ def test_in_memory_store_has_no_saved_index():
     assert index_path(con, "m") is None
     empty = SemanticIndex.build(np.zeros(0, np.int64), np.zeros((0, 8), np.float32), None)
     assert empty.size == 0 and empty.range_search(np.ones((2, 8), np.float32), 0.9, 4)[0].size == 0
+
+
+def test_fp16_lists_give_the_float_cosines_and_an_older_format_is_rebuilt(tmp_path):
+    import json
+
+    x = realistic_vectors(n=3000, d=32)
+    history = np.arange(len(x)) < 2600
+    con, vectors_of = _store(tmp_path, x, ["2026-01-01" if h else "2026-01-02" for h in history])
+    index, _, _ = open_index(con, "2026-01-02", "m", 32, vectors_of)
+    assert hasattr(index.index, "sq")  # the lists hold fp16 copies
+    rows, seqs, sims = index.range_search(x[~history], 0.9, nprobe=8)
+    assert len(rows)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    exact = np.einsum("ij,ij->i", unit[~history][rows], unit[seqs - 1])
+    np.testing.assert_allclose(sims, exact, atol=1e-6)
+    # Members the store no longer accepts are not hits.
+    index.exact = lambda members: (np.zeros((len(members), 32), np.float32), np.zeros(len(members), bool))
+    assert index.range_search(x[~history], 0.9, nprobe=8)[0].size == 0
+    index.save()
+    meta = index.path.with_suffix(".meta.json")
+    meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "format"}))
+    _, _, stats = open_index(con, "2026-01-02", "m", 32, vectors_of)
+    assert stats.rebuilt == "saved index unreadable, of an older format or made for another store"
