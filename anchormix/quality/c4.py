@@ -25,7 +25,7 @@ import re
 
 from anchormix.quality.base import ENGLISH, Checks, Document
 from anchormix.quality.settings import QualitySettings
-from anchormix.quality.text import count_sentences_in, split_words
+from anchormix.quality.text import count_line_sentences
 
 NAME = "c4"
 RULES = {"too_few_sentences": ENGLISH, "lorem_ipsum": ENGLISH, "curly_bracket": ENGLISH}
@@ -75,5 +75,5 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
     if s.c4_curly_bracket:
         out.add(f"{NAME}.curly_bracket", "curly_bracket" not in page_failures)
     if s.c4_min_sentences:
-        n = sum(count_sentences_in(split_words(line)) for line in kept)
+        n = sum(map(count_line_sentences, kept))
         out.add(f"{NAME}.too_few_sentences", n >= s.c4_min_sentences, f"{n}<{s.c4_min_sentences}")

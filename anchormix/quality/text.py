@@ -311,6 +311,26 @@ def count_sentences(text: str) -> int:
     return count_sentences_in(split_words(text))
 
 
+_MARK_CHAR = re.compile("[" + re.escape("".join(sorted(_SENTENCE_MARKS))) + "]")
+
+
+def count_line_sentences(line: str) -> int:
+    """:func:`count_sentences` of one line, without splitting it when every sentence mark stands in the line's
+    closing run of punctuation and symbols.
+
+    Every mark is a single symbol character, so a mark token then lies in that run, and every token after it
+    too: none of them starts a sentence, and the line is one sentence. Most lines C4 keeps end so.
+    """
+    if not line or line.isspace():
+        return 0
+    end = len(line)
+    while end and is_symbol_char(line[end - 1]):
+        end -= 1
+    if _MARK_CHAR.search(line, 0, end) is None:
+        return 1
+    return count_sentences(line)
+
+
 def count_sentences_in(tokens: tuple[str, ...]) -> int:
     """Number of sentences in a token sequence from :func:`split_words`."""
     if not tokens:

@@ -181,3 +181,19 @@ def test_stage_reads_each_records_language_from_its_metadata(con):
 def test_quality_settings_replace_keeps_validation_semantics():
     s = QualitySettings().model_copy(update={"min_words": 0})
     assert not any(r.startswith("gopher_quality.too_few_words") for r in assess("one two", s, EN).reasons)
+
+
+def test_line_sentence_count_equals_the_tokenizing_count_on_real_lines(monkeypatch):
+    from anchormix.quality import text as text_module
+
+    count_sentences = text_module.count_sentences
+    tokenized = []
+    monkeypatch.setattr(text_module, "count_sentences", lambda line: tokenized.append(line) or count_sentences(line))
+    texts = list(stdlib_docstrings()) + list(outfox_essays()) + [t for pair in catalog_pairs("fr") for t in pair]
+    lines = {line.strip() for text in texts for line in text.splitlines()}
+    # Closing runs with marks, marks before the run, a lone mark, symbols only, whitespace only.
+    lines |= {"", " \t", "!", "...", "?!)", "a.", "a. b", "a .b", "a.)", "a.) b", "(a)", "a。b", "a ‼ »", "— ."}
+    assert len(lines) > 10_000
+    for line in lines:
+        assert text_module.count_line_sentences(line) == count_sentences(line), line
+    assert 0 < len(tokenized) < len(lines) * 3 // 4  # the shortcut answers most lines, the tokenizer the rest
