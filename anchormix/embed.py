@@ -292,8 +292,10 @@ class EmbeddingCache:
 
     def get(self, content_hashes: Sequence[str], model_id: str) -> dict[str, np.ndarray]:
         """Cached vectors of ``model_id`` for the given hashes (absent hashes are omitted)."""
-        hashes, matrix = self._fetch(content_hashes, model_id)
-        return dict(zip(hashes, matrix))
+        unique = list(dict.fromkeys(content_hashes))
+        matrix, missing = self.matrix(unique, model_id)
+        absent = set(missing)
+        return {h: row for h, row in zip(unique, matrix) if h not in absent}
 
     def matrix(self, content_hashes: Sequence[str], model_id: str) -> tuple[np.ndarray, list[str]]:
         """``(float32 [len(content_hashes), d] in the given order, the hashes with no cached vector)``; the rows
@@ -321,26 +323,6 @@ class EmbeddingCache:
         found = np.zeros(n, dtype=bool)
         found[pos] = True
         return out, [h for h, ok in zip(content_hashes, found) if not ok]
-
-    def _fetch(self, content_hashes: Sequence[str], model_id: str) -> tuple[list[str], np.ndarray]:
-        import pyarrow as pa
-
-        if len(content_hashes) == 0:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        wanted = pa.table({"content_hash": pa.array(list(dict.fromkeys(content_hashes)), pa.string())})
-        with registered(self.con, wanted) as name:
-            table = self.con.sql(
-                f"SELECT c.content_hash, c.vector FROM {self.TABLE} c "
-                f"JOIN {name} w USING (content_hash) WHERE c.model_id = $mid",
-                params={"mid": model_id},
-            ).to_arrow_table()
-        if table.num_rows == 0:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        hashes = table.column("content_hash").to_pylist()
-        vectors = table.column("vector").combine_chunks()
-        flat = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-        dim = len(flat) // len(hashes)
-        return hashes, flat.reshape(len(hashes), dim)
 
     def put(self, content_hashes: Sequence[str], vectors: np.ndarray, model_id: str) -> None:
         """Store vectors; an existing (hash, model id) row is kept, not overwritten."""
