@@ -56,6 +56,12 @@ COARSE_DIMS = 96
 _PCA_SAMPLE = 20_000
 
 
+def fp16_margin(d: int) -> float:
+    """How far below tau a search of fp16 lists of ``d``-dimensional unit vectors reaches so that it loses no pair
+    a float search finds: FP16_IP_ERROR, plus fp16's subnormal spacing per component."""
+    return FP16_IP_ERROR + d * 2.0 ** -24
+
+
 def _normalized(vectors: np.ndarray) -> np.ndarray:
     # FAISS wants float32.
     return rows_normalized(vectors, np.float32)
@@ -173,7 +179,7 @@ def candidate_pairs(
         # Queries go in the order of their nearest list: consecutive queries probe mostly the same lists, which
         # then stay in cache (the lists of a 100k drop do not fit in it).
         searched = q_idx[np.argsort(coarse[q_idx, 0], kind="stable")]
-        margin = FP16_IP_ERROR + d * 2.0 ** -24  # plus fp16's subnormal spacing, per component
+        margin = fp16_margin(d)
         lims, dist, labels = index.range_search_preassigned(x[searched], radius - margin,
                                                             np.ascontiguousarray(coarse[searched]),
                                                             np.ascontiguousarray(coarse_sim[searched]))

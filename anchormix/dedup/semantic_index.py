@@ -25,15 +25,14 @@ far fp16 moves an inner product and every candidate is checked on its float vect
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from collections.abc import Callable
 
 import duckdb
 import numpy as np
 
-from anchormix.dedup.semantic import FP16_IP_ERROR
+from anchormix.dedup.semantic import fp16_margin
 from anchormix.vectors import rows_normalized
 
 # faiss samples at most this many points per centroid when training k-means: at 100k docstring vectors 64
@@ -183,7 +182,7 @@ class SemanticIndex:
             self.index.nprobe = min(nprobe, self.clusters)
         q = rows_normalized(queries, np.float32)
         fp16 = hasattr(self.index, "sq")
-        margin = FP16_IP_ERROR + q.shape[1] * 2.0 ** -24 if fp16 else 0.0
+        margin = fp16_margin(q.shape[1]) if fp16 else 0.0
         # faiss keeps results with inner product strictly above the radius.
         lims, dist, labels = self.index.range_search(q, float(tau) - 1e-6 - margin)
         rows = np.repeat(np.arange(len(queries)), np.diff(lims).astype(np.int64))
