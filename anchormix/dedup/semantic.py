@@ -72,28 +72,43 @@ def auto_clusters(n: int) -> int:
     return max(1, n // LIST_SIZE)
 
 
-def _coarse_lists(x: np.ndarray, k: int, nprobe: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``nprobe`` nearest of ``k`` k-means lists: ``(similarities or negated squared distances, list
-    numbers)``.
+def coarse_quantizer(x: np.ndarray, k: int, seed: int):
+    """``(quantizer, lists index, projected x)``: seeded k-means of the unit rows ``x`` into ``k`` lists.
 
-    Clustered in a PCA projection to :data:`COARSE_DIMS` (fitted on a seeded sample) when the vectors have more
-    dimensions; lists only need to be compact, and every query probes ``nprobe`` of them.
+    With more than :data:`COARSE_DIMS` dimensions the lists are found in a PCA projection (fitted on a seeded
+    sample); lists only need to be compact, and every query probes several of them. The quantizer takes full
+    vectors (a ``faiss.IndexPreTransform`` of the projection and the centroids, which a saved index keeps); the
+    lists index searches the projected rows (the centroids alone), so the rows trained on are not projected twice.
     """
     import faiss
 
     n, d = x.shape
-    projected = x
-    if d > COARSE_DIMS:
-        sample = x[np.random.default_rng(seed).choice(n, min(n, _PCA_SAMPLE), replace=False)]
-        pca = faiss.PCAMatrix(d, COARSE_DIMS)
-        pca.train(sample)
-        projected = pca.apply(x)
-    spherical = projected is x  # unit vectors: cosine k-means; a projection is not unit, so squared distances
-    km = faiss.Kmeans(projected.shape[1], k, niter=_KMEANS_ITERATIONS, seed=seed, spherical=spherical,
-                      verbose=False, max_points_per_centroid=_MAX_POINTS_PER_CENTROID)
+    if d <= COARSE_DIMS:  # unit vectors: cosine k-means
+        km = faiss.Kmeans(d, k, niter=_KMEANS_ITERATIONS, seed=seed, spherical=True, verbose=False,
+                          max_points_per_centroid=_MAX_POINTS_PER_CENTROID)
+        km.train(x)
+        quantizer = faiss.IndexFlatIP(d)
+        quantizer.add(km.centroids)
+        return quantizer, quantizer, x
+    sample = x[np.random.default_rng(seed).choice(n, min(n, _PCA_SAMPLE), replace=False)]
+    pca = faiss.PCAMatrix(d, COARSE_DIMS)
+    pca.train(sample)
+    projected = pca.apply(x)
+    # A projection is not unit: squared distances.
+    km = faiss.Kmeans(COARSE_DIMS, k, niter=_KMEANS_ITERATIONS, seed=seed, spherical=False, verbose=False,
+                      max_points_per_centroid=_MAX_POINTS_PER_CENTROID)
     km.train(projected)
-    scores, lists = km.index.search(projected, nprobe)  # the index holds the final centroids
-    return (scores if spherical else -scores), lists
+    lists = faiss.IndexFlatL2(COARSE_DIMS)
+    lists.add(km.centroids)
+    return faiss.IndexPreTransform(pca, lists), lists, projected
+
+
+def _coarse_lists(x: np.ndarray, k: int, nprobe: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``nprobe`` nearest of ``k`` k-means lists (:func:`coarse_quantizer`): ``(similarities or negated
+    squared distances, list numbers)``."""
+    _, lists, projected = coarse_quantizer(x, k, seed)
+    scores, nearest = lists.search(projected, nprobe)
+    return (scores if projected is x else -scores), nearest
 
 
 def brute_force_pairs(vectors: np.ndarray, tau: float, queries: np.ndarray | None = None) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from anchormix.dedup.near import NearDedupSettings
 from anchormix.dedup.semantic import _canonical_pairs, candidate_pairs, choose_representatives, priority_rank
-from anchormix.dedup.semantic_index import open_index
+from anchormix.dedup.semantic_index import drop_seqs, open_index
 from anchormix.dedup.semantic_verify import BandCheck, search_tau, settle_band
 from anchormix.embed import EmbeddingSettings, embed_texts, model_id, semantic_tau, teacher_settings
 from anchormix.vectors import rows_normalized
@@ -49,7 +49,7 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
     def history_vectors(hashes: list[str]) -> np.ndarray:
         return vectors_for(con, pd.DataFrame({"content_hash": hashes}), embedding)
 
-    index, accepted, stats = open_index(con, drop, model_id(embedding), vectors.shape[1], history_vectors,
+    index, stats = open_index(con, drop, model_id(embedding), vectors.shape[1], history_vectors,
                                         retrain_growth=RETRAIN_GROWTH)
     m = len(frame)
     tau = semantic_tau(embedding, dedup.semantic_tau)  # a static model records its own
@@ -57,10 +57,8 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
     found_at = search_tau(tau, margin)
     within = candidate_pairs(vectors, found_at, n_clusters=dedup.semantic_clusters or None,
                              nprobe=dedup.semantic_nprobe)
+    # The index is a cache: its search keeps only members accepted before tonight.
     rows, seqs, sims = index.range_search(vectors, found_at, dedup.semantic_nprobe)
-    # The index is a cache: only records accepted before tonight count.
-    valid = np.isin(seqs, accepted)
-    rows, seqs, sims = rows[valid], seqs[valid], sims[valid]
     hist_seqs = np.unique(seqs)
     hist_ids = dict(con.execute("SELECT seq, id FROM raw_records WHERE seq IN (SELECT unnest(?))",
                                 [hist_seqs.tolist()]).fetchall()) if len(hist_seqs) else {}
@@ -82,10 +80,9 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
         update_from(con, "dedup", "id", dups.assign(status="duplicate", method="semantic")[
             ["id", "status", "duplicate_of", "method", "similarity"]])
     kept = ~frame["id"].isin(dups["id"]).to_numpy()
-    fresh = kept & ~np.isin(frame["seq"].to_numpy(np.int64), index.members())
-    index.add(frame["seq"].to_numpy(np.int64)[fresh], vectors[fresh])
+    index.set_drop(drop, frame["seq"].to_numpy(np.int64)[kept], vectors[kept], drop_seqs(con, [drop]))
     index.save()
-    return {"enabled": True, "duplicates": len(dups), "history": int(len(accepted)), "new": m,
+    return {"enabled": True, "duplicates": len(dups), "history": stats.history, "new": m,
             "tau": tau, "index_size": index.size, "index_clusters": index.clusters,
             "index_rebuilt": stats.rebuilt or "", "index_added_from_history": stats.added, **check.as_dict()}
 

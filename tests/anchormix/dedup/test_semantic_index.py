@@ -31,20 +31,20 @@ def test_index_is_saved_beside_the_store_and_reused_the_next_night(tmp_path):
     x = realistic_vectors(n=3000, d=32, dup_frac=0.0)
     drops = ["2026-01-01"] * 2500 + ["2026-01-02"] * 500
     con, vectors_of = _store(tmp_path, x, drops)
-    index, accepted, stats = open_index(con, "2026-01-02", "model-a", 32, vectors_of)
-    assert stats.rebuilt == "no saved index" and index.size == 2500 and len(accepted) == 2500
-    assert index.clusters > 1  # IVF once there are enough vectors
+    index, stats = open_index(con, "2026-01-02", "model-a", 32, vectors_of)
+    assert stats.rebuilt == "no saved index" and index.size == 2500 and stats.history == 2500
+    assert index.clusters == 25  # IVF once there are enough vectors, lists of about LIST_SIZE
     index.save()
     path = index_path(con, "model-a")
     assert path is not None and path.is_file() and path.parent.name == "store.duckdb.semantic"
 
-    again, _, stats = open_index(con, "2026-01-02", "model-a", 32, vectors_of)
+    again, stats = open_index(con, "2026-01-02", "model-a", 32, vectors_of)
     assert stats.rebuilt is None and stats.added == 0 and again.size == 2500
     # Night 3 sees night 2's records as history: only those 500 are added, nothing is rebuilt.
-    third, accepted, stats = open_index(con, "2026-01-03", "model-a", 32, vectors_of)
-    assert stats.rebuilt is None and stats.added == 500 and third.size == 3000
+    third, stats = open_index(con, "2026-01-03", "model-a", 32, vectors_of)
+    assert stats.rebuilt is None and stats.added == 500 and third.size == 3000 and stats.history == 3000
     # Another model never reads this model's file.
-    _, _, other = open_index(con, "2026-01-03", "model-b", 32, vectors_of)
+    _, other = open_index(con, "2026-01-03", "model-b", 32, vectors_of)
     assert other.rebuilt == "no saved index"
 
 
@@ -53,7 +53,7 @@ def test_range_search_finds_the_exact_pairs_against_history(tmp_path):
     n = len(x)
     history = np.arange(n) < 3500
     con, vectors_of = _store(tmp_path, x, ["2026-01-01" if h else "2026-01-02" for h in history])
-    index, accepted, _ = open_index(con, "2026-01-02", "m", 48, vectors_of)
+    index, _ = open_index(con, "2026-01-02", "m", 48, vectors_of)
     rows, seqs, sims = index.range_search(x[~history], 0.9, nprobe=8)
     found = {(int(r), int(s) - 1) for r, s in zip(rows, seqs)}
     new_idx = np.flatnonzero(~history)
@@ -71,25 +71,25 @@ def test_range_search_finds_the_exact_pairs_against_history(tmp_path):
 def test_an_unreadable_index_is_rebuilt_and_a_retrain_follows_growth(tmp_path):
     x = realistic_vectors(n=5000, d=16, dup_frac=0.0)
     con, vectors_of = _store(tmp_path, x, ["2026-01-01"] * 2100 + ["2026-01-02"] * 2900)
-    index, _, _ = open_index(con, "2026-01-02", "m", 16, vectors_of)
+    index, _ = open_index(con, "2026-01-02", "m", 16, vectors_of)
     index.save()
-    _, _, stats = open_index(con, "2026-01-03", "m", 16, vectors_of, retrain_growth=1.0)
+    _, stats = open_index(con, "2026-01-03", "m", 16, vectors_of, retrain_growth=1.0)
     assert stats.rebuilt and "grew from 2100" in stats.rebuilt
     index_path(con, "m").write_bytes(b"not a faiss index")
-    _, _, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
+    _, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
     assert stats.rebuilt == "saved index unreadable, of an older format or made for another store"
 
 
 def test_an_index_saved_for_a_deleted_store_is_not_read_by_its_successor(tmp_path):
     x = realistic_vectors(n=300, d=16, dup_frac=0.0)
     con, vectors_of = _store(tmp_path, x, ["2026-01-01"] * 300)
-    index, _, _ = open_index(con, "2026-01-02", "m", 16, vectors_of)
+    index, _ = open_index(con, "2026-01-02", "m", 16, vectors_of)
     index.save()
     con.close()
     (tmp_path / "store.duckdb").unlink()
     # Same path, same seqs 1..n, other texts: the old members must not be taken for the new records.
     con, vectors_of = _store(tmp_path, x[::-1].copy(), ["2026-01-01"] * 300)
-    again, _, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
+    again, stats = open_index(con, "2026-01-02", "m", 16, vectors_of)
     assert stats.rebuilt == "saved index unreadable, of an older format or made for another store"
     rows, seqs, _ = again.range_search(x[::-1][:1], 0.999, nprobe=1)
     assert 1 in seqs.tolist()
@@ -108,7 +108,7 @@ def test_fp16_lists_give_the_float_cosines_and_an_older_format_is_rebuilt(tmp_pa
     x = realistic_vectors(n=3000, d=32)
     history = np.arange(len(x)) < 2600
     con, vectors_of = _store(tmp_path, x, ["2026-01-01" if h else "2026-01-02" for h in history])
-    index, _, _ = open_index(con, "2026-01-02", "m", 32, vectors_of)
+    index, _ = open_index(con, "2026-01-02", "m", 32, vectors_of)
     assert hasattr(index.index, "sq")  # the lists hold fp16 copies
     rows, seqs, sims = index.range_search(x[~history], 0.9, nprobe=8)
     assert len(rows)
@@ -121,5 +121,32 @@ def test_fp16_lists_give_the_float_cosines_and_an_older_format_is_rebuilt(tmp_pa
     index.save()
     meta = index.path.with_suffix(".meta.json")
     meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "format"}))
-    _, _, stats = open_index(con, "2026-01-02", "m", 32, vectors_of)
+    _, stats = open_index(con, "2026-01-02", "m", 32, vectors_of)
     assert stats.rebuilt == "saved index unreadable, of an older format or made for another store"
+
+
+def test_a_drop_run_again_or_changed_later_is_replaced_not_added_twice(tmp_path):
+    x = realistic_vectors(n=3000, d=32, dup_frac=0.0)
+    drops = ["2026-01-01"] * 2400 + ["2026-01-02"] * 600
+    con, vectors_of = _store(tmp_path, x, drops)
+    night2 = np.arange(2401, 3001)
+    for _ in range(2):  # night 2 run twice: its members are set, not added again
+        index, _ = open_index(con, "2026-01-02", "m", 32, vectors_of)
+        index.set_drop("2026-01-02", night2, x[night2 - 1], np.arange(2401, 3001))
+        index.save()
+        assert index.size == 3000
+    assert np.array_equal(np.sort(index.members()), np.arange(1, 3001))
+    # A later night sees nothing to add; then a night-1 record stops being accepted (retracted): drop 1 is
+    # re-added without it, and no search returns it.
+    index, stats = open_index(con, "2026-01-03", "m", 32, vectors_of)
+    assert stats.added == 0 and stats.history == 3000
+    con.execute("UPDATE dedup SET status = 'retracted' WHERE id = 'r5'")
+    index, stats = open_index(con, "2026-01-03", "m", 32, vectors_of)
+    assert stats.added == 2399 and index.size == 2999 and stats.history == 2999
+    assert 6 not in index.members()
+    # Backfilling night 2 with night-2 members in the index: they are not history for it.
+    index, _ = open_index(con, "2026-01-02", "m", 32, vectors_of)
+    _, seqs, _ = index.range_search(x[2500:2510], 0.999, nprobe=8)
+    assert seqs.size == 0
+    _, seqs, _ = index.range_search(x[100:110], 0.999, nprobe=8)
+    assert set(seqs.tolist()) == set(range(101, 111))
