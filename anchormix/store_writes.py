@@ -30,6 +30,18 @@ def as_arrow(rows: Any) -> pa.Table:
     return pa.Table.from_pandas(rows, preserve_index=False)
 
 
+def settle(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """``con``, with any result an earlier ``execute()`` left unread run to its end (as a new ``execute()`` would).
+
+    DuckDB 2 refuses ``register``, ``sql``, ``from_arrow`` and ``table`` while such a result is pending, and
+    ``fetchone()`` leaves one; every use of those on a shared connection goes through here. DuckDB 1 has no
+    pending results to settle."""
+    complete = getattr(con, "complete", None)
+    if complete is not None:
+        complete()
+    return con
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """``BEGIN`` … ``COMMIT``, or ``ROLLBACK`` and re-raise on any error (interrupts too)."""
@@ -46,7 +58,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 def registered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> Iterator[str]:
     """``data`` visible to SQL on ``con`` under a fresh name for the ``with`` body."""
     name = next(_names)
-    con.register(name, data)
+    settle(con).register(name, data)
     try:
         yield name
     finally:

@@ -40,6 +40,7 @@ import pandas as pd
 from pydantic import Field
 
 from anchormix.settings_base import Bool, Float, Int, Section
+from anchormix.store_writes import as_arrow, insert_rows, registered, settle, transaction
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -243,7 +244,7 @@ def load_signatures(con: "duckdb.DuckDBPyConnection", settings: NearDedupSetting
     """
     ensure_table(con)
     _check_scheme(con, settings)
-    ids, matrix = _matrix(con.sql(f"SELECT id, hashvalues FROM {TABLE} ORDER BY id").to_arrow_table())
+    ids, matrix = _matrix(settle(con).sql(f"SELECT id, hashvalues FROM {TABLE} ORDER BY id").to_arrow_table())
     return ids, matrix if ids else np.zeros((0, settings.num_perm), dtype=np.uint64)
 
 
@@ -255,7 +256,7 @@ def _ensure_bands(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings)
         return
     b, r = lsh_bands(settings)
     con.execute(f"DELETE FROM {BANDS}")
-    stored = con.sql(f"SELECT id, hashvalues FROM {TABLE}").to_arrow_table()  # one-off, on a banding change
+    stored = settle(con).sql(f"SELECT id, hashvalues FROM {TABLE}").to_arrow_table()  # one-off, on a banding change
     for start in range(0, stored.num_rows, 50_000):
         ids, matrix = _matrix(stored.slice(start, 50_000))
         if ids:
@@ -265,7 +266,6 @@ def _ensure_bands(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings)
 
 
 def _insert_bands(con, ids: list[str], keys: np.ndarray) -> None:
-    from anchormix.store_writes import insert_rows
 
     n, b = keys.shape
     insert_rows(con, BANDS, {"id": np.repeat(np.asarray(ids, dtype=object), b).tolist(),
@@ -275,7 +275,6 @@ def _insert_bands(con, ids: list[str], keys: np.ndarray) -> None:
 def _store(con, rows: list[tuple[str, str, np.ndarray]], settings: NearDedupSettings, replace: bool = False) -> None:
     import pyarrow as pa
 
-    from anchormix.store_writes import insert_rows
 
     if not rows:
         return
@@ -301,7 +300,6 @@ def _store(con, rows: list[tuple[str, str, np.ndarray]], settings: NearDedupSett
 
 def _candidate_pairs(con, ids: list[str], keys: np.ndarray) -> tuple[list[tuple[int, str]], list[tuple[int, int]]]:
     """Band-key matches of the batch: against stored history (batch row, stored id) and within the batch (i < j)."""
-    from anchormix.store_writes import as_arrow, registered
 
     n, b = keys.shape
     batch = as_arrow({"row": np.repeat(np.arange(n, dtype=np.int64), b),
@@ -395,7 +393,7 @@ def decide_near_duplicates(con: "duckdb.DuckDBPyConnection", ids: list[str], con
     hist_ids = sorted({h for _, h in history})
     hist_values: dict[str, np.ndarray] = {}
     if hist_ids:
-        got_ids, got = _matrix(con.sql(
+        got_ids, got = _matrix(settle(con).sql(
             f"SELECT id, hashvalues FROM {TABLE} WHERE id IN (SELECT unnest(?))", params=[hist_ids]).to_arrow_table())
         hist_values = dict(zip(got_ids, got))
     from_history: dict[int, list[str]] = {}
@@ -440,7 +438,6 @@ def resign_history(con: "duckdb.DuckDBPyConnection", accepted: pd.DataFrame, set
     whole accepted history; ids not in it are removed. Returns rows stored.
     ``anchormix resign-minhash`` calls it with the store's accepted records.
     """
-    from anchormix.store_writes import transaction
 
     ensure_table(con)
     matrix, has_words = signature_matrix(accepted["norm_text"].tolist(), settings)

@@ -28,6 +28,7 @@ import duckdb
 from anchormix.publish.atomic import (_write_latest, generation_path, latest_generation, list_generations,
                                       remove_stale_temp_dirs)
 from anchormix.publish.layout import LATEST, MANIFEST
+from anchormix.store_writes import settle
 
 
 def commit_publication(con: duckdb.DuckDBPyConnection, generation: int, fingerprint: str, drop: str, path: Path,
@@ -40,7 +41,7 @@ def commit_publication(con: duckdb.DuckDBPyConnection, generation: int, fingerpr
         con.execute("INSERT INTO publications (generation, fingerprint, drop, path, n_records) VALUES (?, ?, ?, ?, ?)",
                     [generation, fingerprint, drop, str(path), len(ids)])
         rows = pa.table({"generation": pa.array([generation] * len(ids), pa.int32()), "id": pa.array(ids, pa.string())})
-        con.register("_published_rows", rows)
+        settle(con).register("_published_rows", rows)
         con.execute("INSERT INTO published_records SELECT generation, id FROM _published_rows")
         con.unregister("_published_rows")
         con.execute("UPDATE metrics_history SET published = true, generation = ? WHERE fingerprint = ?",

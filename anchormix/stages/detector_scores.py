@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from anchormix.provenance.detector import Assessment, Detector
 from anchormix.stages.record_batches import RecordTransform
+from anchormix.store_writes import settle
 
 TODO_VIEW = "_anchormix_detector_todo"
 
@@ -101,7 +102,7 @@ def engine_scorer(con: duckdb.DuckDBPyConnection, drop: str, engine=None):
             found = np.asarray(embed([hashes[i] for i in have], [texts[i] for i in have]), dtype=np.float32)
             vectors = np.zeros((len(texts), found.shape[1] if len(have) else 1), dtype=np.float32)
             vectors[have] = found
-        con.register(TODO_VIEW, _todo_table(drop, texts, hashes, vectors))
+        settle(con).register(TODO_VIEW, _todo_table(drop, texts, hashes, vectors))
         try:
             out = run_transform(con, DETECTOR_SCORES, drop, ScoringJob(detector), engine)
         finally:

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from anchormix.store_writes import replace_drop_rows
+from anchormix.store_writes import replace_drop_rows, settle
 
 BATCH_ROWS = 8192
 
@@ -71,12 +71,9 @@ class RecordTransform:
 def input_reader(con: duckdb.DuckDBPyConnection, transform: RecordTransform, drop: str,
                  batch_rows: int = BATCH_ROWS, settings: Any = None) -> pa.RecordBatchReader:
     """The transform's input rows of ``drop``, streamed in batches of ``batch_rows``."""
-    # DuckDB 2 refuses con.sql while an earlier execute() result on con is unread (a caller's fetchone(),
-    # such as ingest's on a re-run drop); run that result to its end first, as a new execute() would.
-    complete = getattr(con, "complete", None)
-    if complete is not None:
-        complete()
-    return con.sql(transform.source_sql, params=transform.query_params(drop, settings)).to_arrow_reader(batch_rows)
+    # A caller's fetchone() (ingest's on a re-run drop) leaves a result DuckDB 2 must finish first.
+    params = transform.query_params(drop, settings)
+    return settle(con).sql(transform.source_sql, params=params).to_arrow_reader(batch_rows)
 
 
 def run_local(con: duckdb.DuckDBPyConnection, transform: RecordTransform, drop: str, settings: Any = None,

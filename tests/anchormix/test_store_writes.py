@@ -44,3 +44,22 @@ def test_update_from_sets_columns_by_key_in_one_statement(con):
                                      "duplicate_of": ["a", "a"], "similarity": [0.97, 0.99]})
     assert con.execute("SELECT id, status, duplicate_of, similarity FROM dedup ORDER BY id").fetchall() == [
         ("a", "unique", None, None), ("b", "duplicate", "a", 0.97), ("c", "duplicate", "a", 0.99)]
+
+
+def test_writes_and_reads_follow_a_result_left_unread(con):
+    # fetchone() leaves its result pending; DuckDB 2 then refuses register() and sql() until it is finished.
+    import numpy as np
+
+    from anchormix.embed import EmbeddingCache
+    from anchormix.store_writes import settle
+
+    cache = EmbeddingCache(con)
+    assert cache.count("m") == 0  # a fetchone()
+    cache.put(["h1", "h2"], np.eye(2, 3, dtype=np.float32), "m")
+    assert con.execute("SELECT count(*) FROM embedding_cache").fetchone() == (2,)
+    matrix, missing = cache.matrix(["h2", "h3"], "m")
+    assert missing == ["h3"] and matrix[0].tolist() == [0.0, 1.0, 0.0]
+    con.execute("SELECT id FROM quality")  # not fetched at all
+    insert_rows(con, "quality", {"id": ["a"], "drop": ["d1"], "score": [0.5], "passed": [True], "reasons": [""]})
+    con.execute("SELECT 1").fetchone()
+    assert settle(con).sql("SELECT id FROM quality").fetchall() == [("a",)]
