@@ -307,9 +307,14 @@ class EmbeddingCache:
         wanted = pa.table({"content_hash": pa.array(list(content_hashes), pa.string()),
                            "pos": pa.array(np.arange(n, dtype=np.int64))})
         with registered(self.con, wanted) as name:
+            # Two joins in one statement: the hashes are matched on the key columns alone, then the vectors
+            # fetched by rowid, a filter DuckDB pushes into the scan. A night's lookups are mostly the rows it
+            # just added, at the table's end; one join read every cached vector to find them (10k of 1M cached
+            # random vectors: 1.22 -> 0.15 CPU-s from a cold file; scattered rows still read most of the table).
             table = self.con.sql(
-                f"SELECT w.pos, c.vector FROM {self.TABLE} c "
-                f"JOIN {name} w USING (content_hash) WHERE c.model_id = $mid",
+                f"WITH hit AS (SELECT w.pos, c.rowid AS rid FROM {self.TABLE} c "
+                f"JOIN {name} w USING (content_hash) WHERE c.model_id = $mid) "
+                f"SELECT hit.pos, v.vector FROM {self.TABLE} v JOIN hit ON v.rowid = hit.rid",
                 params={"mid": model_id},
             ).to_arrow_table()
         if table.num_rows == 0:
