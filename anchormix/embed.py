@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from anchormix.errors import ConfigError
 from anchormix.settings_base import Bool, Float, Int, Section, Str
-from anchormix.store_writes import registered
+from anchormix.embedding_cache import EmbeddingCache
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -270,90 +270,6 @@ def load_model(settings: EmbeddingSettings) -> "SentenceTransformer":
             configure_threads()  # torch was not loaded when the budget was first applied
         _MODELS[mid] = model
         return model
-
-
-class EmbeddingCache:
-    """The ``embedding_cache`` table on a DuckDB connection.
-
-    ``embedding_cache(content_hash VARCHAR, model_id VARCHAR, vector FLOAT[],
-    PRIMARY KEY (content_hash, model_id))``. Lookups always filter on the model
-    id, so vectors of another model are never returned.
-    """
-
-    TABLE = "embedding_cache"
-
-    def __init__(self, con: "duckdb.DuckDBPyConnection"):
-        self.con = con
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.TABLE} ("
-            "content_hash VARCHAR NOT NULL, model_id VARCHAR NOT NULL, vector FLOAT[] NOT NULL, "
-            "PRIMARY KEY (content_hash, model_id))"
-        )
-
-    def get(self, content_hashes: Sequence[str], model_id: str) -> dict[str, np.ndarray]:
-        """Cached vectors of ``model_id`` for the given hashes (absent hashes are omitted)."""
-        unique = list(dict.fromkeys(content_hashes))
-        matrix, missing = self.matrix(unique, model_id)
-        absent = set(missing)
-        return {h: row for h, row in zip(unique, matrix) if h not in absent}
-
-    def matrix(self, content_hashes: Sequence[str], model_id: str) -> tuple[np.ndarray, list[str]]:
-        """``(float32 [len(content_hashes), d] in the given order, the hashes with no cached vector)``; the rows
-        of missing hashes are zeros. DuckDB joins the wanted rows' positions, so the vectors are scattered into
-        place without a Python lookup per hash (at 100k rows, matching the hashes in pandas cost 0.6 CPU-s)."""
-        import pyarrow as pa
-
-        n = len(content_hashes)
-        wanted = pa.table({"content_hash": pa.array(list(content_hashes), pa.string()),
-                           "pos": pa.array(np.arange(n, dtype=np.int64))})
-        with registered(self.con, wanted) as name:
-            # Two joins in one statement: the hashes are matched on the key columns alone, then the vectors
-            # fetched by rowid, a filter DuckDB pushes into the scan. A night's lookups are mostly the rows it
-            # just added, at the table's end; one join read every cached vector to find them (10k of 1M cached
-            # random vectors: 1.22 -> 0.15 CPU-s from a cold file; scattered rows still read most of the table).
-            table = self.con.sql(
-                f"WITH hit AS (SELECT w.pos, c.rowid AS rid FROM {self.TABLE} c "
-                f"JOIN {name} w USING (content_hash) WHERE c.model_id = $mid) "
-                f"SELECT hit.pos, v.vector FROM {self.TABLE} v JOIN hit ON v.rowid = hit.rid",
-                params={"mid": model_id},
-            ).to_arrow_table()
-        if table.num_rows == 0:
-            return np.zeros((n, 0), dtype=np.float32), list(content_hashes)
-        pos = table.column("pos").to_numpy()
-        flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        out = np.zeros((n, len(flat) // len(pos)), dtype=np.float32)
-        out[pos] = flat.reshape(len(pos), -1)
-        if len(pos) == n:  # positions are distinct, so every row was found
-            return out, []
-        found = np.zeros(n, dtype=bool)
-        found[pos] = True
-        return out, [h for h, ok in zip(content_hashes, found) if not ok]
-
-    def put(self, content_hashes: Sequence[str], vectors: np.ndarray, model_id: str) -> None:
-        """Store vectors; an existing (hash, model id) row is kept, not overwritten."""
-        import pyarrow as pa
-
-        if len(content_hashes) == 0:
-            return
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        n, d = vectors.shape
-        offsets = pa.array(np.arange(0, (n + 1) * d, d, dtype=np.int32))
-        vector_col = pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)))
-        rows = pa.table(
-            {
-                "content_hash": pa.array(list(content_hashes), pa.string()),
-                "model_id": pa.array([model_id] * n, pa.string()),
-                "vector": vector_col,
-            }
-        )
-        with registered(self.con, rows) as name:
-            self.con.execute(f"INSERT OR IGNORE INTO {self.TABLE} SELECT * FROM {name}")
-
-    def count(self, model_id: str | None = None) -> int:
-        """Number of cached vectors, for one model id or all."""
-        if model_id is None:
-            return self.con.execute(f"SELECT count(*) FROM {self.TABLE}").fetchone()[0]
-        return self.con.execute(f"SELECT count(*) FROM {self.TABLE} WHERE model_id = ?", [model_id]).fetchone()[0]
 
 
 def encode(model: "SentenceTransformer", texts: Sequence[str], settings: EmbeddingSettings) -> np.ndarray:

@@ -222,9 +222,27 @@ def checksums(con) -> dict:
     for table in TABLES:
         exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                              [table]).fetchone()[0]
-        if exists:
+        if exists and table == "embedding_cache":  # keys in DuckDB, vectors in files: hash the vectors read back
+            out[table] = _vector_checksum(con)
+        elif exists:
             out[table] = con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT) FROM {table} t").fetchone()
     return out
+
+
+def _vector_checksum(con) -> tuple[int, str]:
+    """Count and an order-free digest of every cached (content hash, model id, vector)."""
+    import hashlib
+
+    from anchormix.embed import EmbeddingCache
+
+    cache, digest = EmbeddingCache(con), 0
+    keys = con.execute("SELECT model_id, list(content_hash ORDER BY content_hash) FROM embedding_cache "
+                       "GROUP BY model_id").fetchall()
+    for model, hashes in keys:
+        matrix, _ = cache.matrix(hashes, model)
+        for h, row in zip(hashes, matrix):
+            digest ^= int.from_bytes(hashlib.sha256(f"{model}|{h}|".encode() + row.tobytes()).digest()[:16], "big")
+    return sum(len(h) for _, h in keys), f"{digest:032x}"
 
 
 def main() -> None:

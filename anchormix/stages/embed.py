@@ -112,7 +112,7 @@ def embed_on_engine(con: duckdb.DuckDBPyConnection, drop: str, settings: Embeddi
         cache.put(out.column("content_hash").to_pylist(), vectors, mid)
         dim = vectors.shape[1]
     elif records:
-        dim = con.execute("SELECT len(vector) FROM embedding_cache WHERE model_id = ? LIMIT 1", [mid]).fetchone()[0]
+        dim = cache.dim(mid) or 0
     elapsed = time.perf_counter() - started
     return {
         "records": int(records),

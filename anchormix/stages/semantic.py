@@ -50,7 +50,7 @@ def semantic_drop(con: duckdb.DuckDBPyConnection, drop: str, dedup: NearDedupSet
         return vectors_for(con, pd.DataFrame({"content_hash": hashes}), embedding)
 
     index, stats = open_index(con, drop, model_id(embedding), vectors.shape[1], history_vectors,
-                                        retrain_growth=RETRAIN_GROWTH)
+                              retrain_growth=RETRAIN_GROWTH)
     m = len(frame)
     tau = semantic_tau(embedding, dedup.semantic_tau)  # a static model records its own
     margin = embedding.verify_margin if embedding.backend == "static" else 0.0

@@ -65,7 +65,11 @@ def _night(root, kind: str) -> dict:
         "fingerprint": fingerprint,
         "published": out["published"] is not None,
     }
-    vectors = con.execute("SELECT content_hash, model_id, vector FROM embedding_cache ORDER BY ALL").fetchall()
+    from anchormix.embed import EmbeddingCache
+
+    cache = EmbeddingCache(con)
+    keys = con.execute("SELECT content_hash, model_id FROM embedding_cache ORDER BY ALL").fetchall()
+    vectors = [(h, m, cache.matrix([h], m)[0][0].tolist()) for h, m in keys]
     [path] = con.execute("SELECT path FROM publications").fetchall()[0]
     manifest = json.loads((settings.paths.published / path / "manifest.json").read_text())  # absolute path wins
     seen["manifest_records"] = manifest["records"]

@@ -252,10 +252,11 @@ def _deduplicated(inbox: Path, texts: list[str]) -> duckdb.DuckDBPyConnection:
 
 
 def _vectors(con) -> dict:
-    import numpy as np
+    from anchormix.embed import EmbeddingCache
 
-    return {h: np.asarray(v, dtype=np.float32) for h, v in
-            con.execute("SELECT content_hash, vector FROM embedding_cache ORDER BY content_hash").fetchall()}
+    cache = EmbeddingCache(con)
+    return {h: cache.matrix([h], m)[0][0] for h, m in
+            con.execute("SELECT content_hash, model_id FROM embedding_cache ORDER BY content_hash").fetchall()}
 
 
 @pytest.mark.parametrize("backend", ["static", "sentence_transformers"])
