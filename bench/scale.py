@@ -36,6 +36,7 @@ import random
 import shutil
 import sys
 import tempfile
+from statistics import median
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -193,6 +194,20 @@ def growth(texts, machine, nights: int, size: int, embedder) -> None:
     t1 = sum(s.cpu_s for s in first.values() if s.stage != "embeddings")
     t10 = sum(s.cpu_s for s in last.values() if s.stage != "embeddings")
     print(f"  {'all but embedding':<16} {t10 / t1:6.2f}   ({t1:.1f} -> {t10:.1f} CPU-s)")
+    if nights >= 7:
+        # Night 1 has no history to search and trains the first detector; single nights swing with retrains.
+        # Medians of nights 2-4 against the last three show what history itself adds.
+        early, late = per_night[1:4], per_night[-3:]
+        print(f"\nmedian CPU-s of nights 2-4 and of nights {nights - 2}-{nights}, and every night's CPU-s")
+        for name in first:
+            a = median([n[name].cpu_s for n in early])
+            b = median([n[name].cpu_s for n in late])
+            if a > 0.05:
+                every = " ".join(f"{n[name].cpu_s:.2f}" for n in per_night)
+                print(f"  {name:<16} {b / a:6.2f}   ({a:.2f} -> {b:.2f})   {every}")
+        a = median([sum(s.cpu_s for s in n.values() if s.stage != "embeddings") for n in early])
+        b = median([sum(s.cpu_s for s in n.values() if s.stage != "embeddings") for n in late])
+        print(f"  {'all but embedding':<16} {b / a:6.2f}   ({a:.1f} -> {b:.1f})")
 
 
 def main(argv=None) -> int:
