@@ -20,17 +20,17 @@ by an earlier version, whose vectors sit in a ``vector`` column, is moved to fil
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from anchormix.store import model_file_beside
 from anchormix.store_writes import registered, settle
 
 if TYPE_CHECKING:
@@ -52,6 +52,13 @@ def _memory_files() -> Path:
 
 def _header(file_id: str) -> bytes:
     return (_MAGIC + file_id.encode("ascii")).ljust(_HEADER, b"\n")
+
+
+class _VectorFile(NamedTuple):
+    """A model's vectors file: float32 rows of ``dim`` after the header."""
+
+    dim: int
+    path: Path
 
 
 class EmbeddingCache:
@@ -79,16 +86,11 @@ class EmbeddingCache:
     def path(self, model_id: str, file_id: str) -> Path:
         """Where ``model_id``'s vectors live: beside the store's file, or in the process's temporary directory
         for an in-memory store."""
-        row = settle(self.con).execute(
-            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-        if not row or not row[0]:
-            return _memory_files() / f"{file_id}.f32"
-        store = Path(row[0])
-        return store.with_name(store.name + ".vectors") / f"{hashlib.sha256(model_id.encode()).hexdigest()[:16]}.f32"
+        return model_file_beside(self.con, "vectors", model_id, ".f32") or _memory_files() / f"{file_id}.f32"
 
-    def _file(self, model_id: str) -> tuple[str, int, Path] | None:
-        """``(file id, dim, path)`` of the model's file when it is the one the store wrote; None when the store
-        has none. A file that is missing or another one drops the model's keys (see the module docstring)."""
+    def _file(self, model_id: str) -> _VectorFile | None:
+        """The model's file when it is the one the store wrote; None when the store has none. A file that is
+        missing or another one drops the model's keys (see the module docstring)."""
         row = self.con.execute(f"SELECT file_id, dim FROM {self.FILES} WHERE model_id = ?", [model_id]).fetchone()
         if row is None:
             return None
@@ -103,37 +105,35 @@ class EmbeddingCache:
             self.con.execute(f"DELETE FROM {self.TABLE} WHERE model_id = ?", [model_id])
             self.con.execute(f"DELETE FROM {self.FILES} WHERE model_id = ?", [model_id])
             return None
-        return file_id, int(dim), path
+        return _VectorFile(int(dim), path)
 
     def dim(self, model_id: str) -> int | None:
         """The dimension of ``model_id``'s cached vectors, None when it has none."""
         found = self._file(model_id)
-        return None if found is None else found[1]
+        return None if found is None else found.dim
 
-    def _append(self, model_id: str, vectors: np.ndarray) -> np.ndarray:
-        """Write ``vectors`` after the model's last whole row (a new file for a new model); their positions."""
-        found = self._file(model_id)
+    def _append(self, model_id: str, vectors: np.ndarray, file: _VectorFile | None) -> tuple[_VectorFile, np.ndarray]:
+        """Write ``vectors`` after the last whole row of the model's ``file`` (None: a new file); the file and
+        the rows written."""
         n, dim = vectors.shape
-        if found is None:
+        if file is None:
             file_id = uuid.uuid4().hex
-            path = self.path(model_id, file_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "wb") as f:
+            file = _VectorFile(dim, self.path(model_id, file_id))
+            file.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(file.path, "wb") as f:
                 f.write(_header(file_id))
             self.con.execute(f"INSERT INTO {self.FILES} VALUES (?, ?, ?)", [model_id, file_id, dim])
-            found = (file_id, dim, path)
-        _, file_dim, path = found
-        if dim != file_dim:
-            raise ValueError(f"vectors of {dim} dimensions for model {model_id!r}, whose cache holds {file_dim}")
+        if dim != file.dim:
+            raise ValueError(f"vectors of {dim} dimensions for model {model_id!r}, whose cache holds {file.dim}")
         row_bytes = 4 * dim
-        with open(path, "r+b") as f:
+        with open(file.path, "r+b") as f:
             start = (f.seek(0, os.SEEK_END) - _HEADER) // row_bytes  # a row cut short by a crash is written over
             f.seek(_HEADER + start * row_bytes)
             f.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
             f.truncate()
             f.flush()
             os.fsync(f.fileno())
-        return np.arange(start, start + n, dtype=np.int64)
+        return file, np.arange(start, start + n, dtype=np.int64)
 
     # -- reads and writes ----------------------------------------------------------------------
     def positions(self, content_hashes: Sequence[str], model_id: str) -> np.ndarray:
@@ -152,28 +152,28 @@ class EmbeddingCache:
         out[np.asarray(found["i"], dtype=np.int64)] = np.asarray(found["pos"], dtype=np.int64)
         return out
 
-    def _rows(self, content_hashes: Sequence[str], model_id: str) -> tuple[tuple[str, int, Path] | None, np.ndarray]:
-        """The model's file (None: it has none) and each hash's row in it, -1 for none or one past its end."""
+    def _rows(self, content_hashes: Sequence[str], model_id: str) -> tuple[_VectorFile | None, int, np.ndarray]:
+        """The model's file (None: it has none), its whole rows, and each hash's row in it (-1: none, or one past
+        the end of a file cut short)."""
         found = self._file(model_id)
         if found is None:
-            return None, np.full(len(content_hashes), -1, dtype=np.int64)
+            return None, 0, np.full(len(content_hashes), -1, dtype=np.int64)
+        rows = (os.path.getsize(found.path) - _HEADER) // (4 * found.dim)
         pos = self.positions(content_hashes, model_id)
-        pos[pos >= (os.path.getsize(found[2]) - _HEADER) // (4 * found[1])] = -1  # a file cut short
-        return found, pos
+        pos[pos >= rows] = -1
+        return found, rows, pos
 
     def matrix(self, content_hashes: Sequence[str], model_id: str) -> tuple[np.ndarray, list[str]]:
         """``(float32 [len(content_hashes), d] in the given order, the hashes with no cached vector)``; the rows
         of missing hashes are zeros, and the matrix has 0 columns when the model has no vector at all."""
         n = len(content_hashes)
-        found, pos = self._rows(content_hashes, model_id)
+        found, rows, pos = self._rows(content_hashes, model_id)
         if found is None or n == 0:
             return np.zeros((n, 0), dtype=np.float32), list(content_hashes)
-        _, dim, path = found
         hit = pos >= 0
-        out = np.zeros((n, dim), dtype=np.float32)
+        out = np.zeros((n, found.dim), dtype=np.float32)
         if hit.any():
-            stored = np.memmap(path, dtype="<f4", mode="r", offset=_HEADER,
-                               shape=((os.path.getsize(path) - _HEADER) // (4 * dim), dim))
+            stored = np.memmap(found.path, dtype="<f4", mode="r", offset=_HEADER, shape=(rows, found.dim))
             which = np.flatnonzero(hit)[np.argsort(pos[hit], kind="stable")]  # the file read in order
             out[which] = stored[pos[which]]
             del stored
@@ -195,11 +195,11 @@ class EmbeddingCache:
         vectors = np.asarray(vectors, dtype=np.float32)
         index = {h: i for i, h in reversed(list(enumerate(content_hashes)))}  # a hash twice: its first vector
         hashes = list(dict.fromkeys(content_hashes))
-        _, pos = self._rows(hashes, model_id)
+        found, _, pos = self._rows(hashes, model_id)
         new = [h for h, p in zip(hashes, pos) if p < 0]  # a key whose row is gone is stored again
         if not new:
             return
-        pos = self._append(model_id, vectors[[index[h] for h in new]])
+        _, pos = self._append(model_id, vectors[[index[h] for h in new]], found)
         rows = pa.table({"content_hash": pa.array(new, pa.string()), "model_id": pa.array([model_id] * len(new)),
                          "pos": pa.array(pos)})
         with registered(self.con, rows) as name:
@@ -220,6 +220,7 @@ class EmbeddingCache:
         models = [r[0] for r in con.execute(f"SELECT DISTINCT model_id FROM {self.TABLE}").fetchall()]
         keys = []
         for model_id in models:
+            file = self._file(model_id)
             lo, hi = con.execute(f"SELECT min(rowid), max(rowid) FROM {self.TABLE} WHERE model_id = ?",
                                  [model_id]).fetchone()
             for start in range(lo, hi + 1, 50_000):  # a chunk at a time: the column may not fit in memory
@@ -229,7 +230,8 @@ class EmbeddingCache:
                 if not batch.num_rows:
                     continue
                 flat = batch.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-                pos = self._append(model_id, flat.astype(np.float32, copy=False).reshape(batch.num_rows, -1))
+                file, pos = self._append(model_id, flat.astype(np.float32, copy=False).reshape(batch.num_rows, -1),
+                                         file)
                 keys.append(pa.table({"content_hash": batch.column("content_hash"),
                                       "model_id": pa.array([model_id] * batch.num_rows), "pos": pa.array(pos)}))
         # No transaction of its own (a caller may hold one): keys lost to a crash here are vectors encoded again.

@@ -7,6 +7,9 @@ adding to them.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import duckdb
 
 from anchormix.threads import configure_threads
@@ -156,3 +159,13 @@ PUBLISHED_PROBES_SQL = """
 def counts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict:
     """Run a two-column ``key, count`` query into a dict."""
     return {k: int(v) for k, v in con.execute(sql, params or []).fetchall()}
+
+
+def model_file_beside(con: duckdb.DuckDBPyConnection, kind: str, model_id: str, suffix: str) -> Path | None:
+    """``<store>.<kind>/<model hash><suffix>``: a file of ``model_id``'s kept beside the store's file (its semantic
+    index, its cached vectors); None for an in-memory store."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if not row or not row[0]:
+        return None
+    store = Path(row[0])
+    return store.with_name(f"{store.name}.{kind}") / f"{hashlib.sha256(model_id.encode()).hexdigest()[:16]}{suffix}"

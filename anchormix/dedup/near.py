@@ -266,7 +266,6 @@ def _ensure_bands(con: "duckdb.DuckDBPyConnection", settings: NearDedupSettings)
 
 
 def _insert_bands(con, ids: list[str], keys: np.ndarray) -> None:
-
     n, b = keys.shape
     insert_rows(con, BANDS, {"id": np.repeat(np.asarray(ids, dtype=object), b).tolist(),
                              "band": np.tile(np.arange(b, dtype=np.int16), n), "key": keys.reshape(-1)})
@@ -274,7 +273,6 @@ def _insert_bands(con, ids: list[str], keys: np.ndarray) -> None:
 
 def _store(con, rows: list[tuple[str, str, np.ndarray]], settings: NearDedupSettings, replace: bool = False) -> None:
     import pyarrow as pa
-
 
     if not rows:
         return
@@ -300,7 +298,6 @@ def _store(con, rows: list[tuple[str, str, np.ndarray]], settings: NearDedupSett
 
 def _candidate_pairs(con, ids: list[str], keys: np.ndarray) -> tuple[list[tuple[int, str]], list[tuple[int, int]]]:
     """Band-key matches of the batch: against stored history (batch row, stored id) and within the batch (i < j)."""
-
     n, b = keys.shape
     batch = as_arrow({"row": np.repeat(np.arange(n, dtype=np.int64), b),
                       "band": np.tile(np.arange(b, dtype=np.int16), n), "key": keys.reshape(-1)})
@@ -438,7 +435,6 @@ def resign_history(con: "duckdb.DuckDBPyConnection", accepted: pd.DataFrame, set
     whole accepted history; ids not in it are removed. Returns rows stored.
     ``anchormix resign-minhash`` calls it with the store's accepted records.
     """
-
     ensure_table(con)
     matrix, has_words = signature_matrix(accepted["norm_text"].tolist(), settings)
     rows = [(rid, str(chash), hv) for rid, chash, hv, keep in

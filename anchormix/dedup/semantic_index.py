@@ -42,6 +42,7 @@ import duckdb
 import numpy as np
 
 from anchormix.dedup.semantic import _MAX_POINTS_PER_CENTROID, auto_clusters, coarse_quantizer, fp16_margin
+from anchormix.store import model_file_beside
 from anchormix.vectors import rows_normalized
 
 # Below this many vectors a flat (exact) index is cheaper than k-means.
@@ -92,19 +93,12 @@ class IndexStats:
 def fingerprint(seqs: np.ndarray) -> Fingerprint:
     """(count, sum, xor) of a drop's accepted seqs, as :data:`ACCEPTED_BY_DROP_SQL` gives them."""
     seqs = np.asarray(seqs, dtype=np.int64)
-    return len(seqs), int(seqs.sum(dtype=np.int64)) if len(seqs) else 0, \
-        int(np.bitwise_xor.reduce(seqs)) if len(seqs) else 0
+    return len(seqs), int(seqs.sum()), int(np.bitwise_xor.reduce(seqs))  # empty: (0, 0, 0)
 
 
 def index_path(con: duckdb.DuckDBPyConnection, model_id: str) -> Path | None:
     """``<store>.semantic/<model hash>.faiss`` beside the store's file; None for an in-memory store."""
-    import hashlib
-
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    if not row or not row[0]:
-        return None
-    store = Path(row[0])
-    return store.with_name(store.name + ".semantic") / f"{hashlib.sha256(model_id.encode()).hexdigest()[:16]}.faiss"
+    return model_file_beside(con, "semantic", model_id, ".faiss")
 
 
 def store_identity(con: duckdb.DuckDBPyConnection) -> str:
