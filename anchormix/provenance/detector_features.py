@@ -180,16 +180,41 @@ def abstain_reason(value: Any, profile: TextProfile) -> str | None:
 
 # ----------------------------------------------------------------------------- stylometric block
 
+# Per-character classes, read from a table for a whole batch of texts at once: the str predicates and regex
+# calls one character, word or sentence at a time were most of scoring's cost.
+_ALNUM, _SPACE, _DIGIT, _UPPER, _ALPHA, _LETTER, _APOS, _LOWER = (1 << b for b in range(8))
+_WORD_LETTER = re.compile(r"[^\W\d_]")  # what _ALPHA_WORD's letter runs are made of
+_STYLE_HEAD = 50_000  # characters of a text the block reads (all of it for commas)
+_BATCH_CHARS = 1 << 20  # characters classified at a time: the per-character arrays stay under 100 MB
 
-def _std(values: list[int], mean: float) -> float:
-    """``np.std(values)``, the same float: below 8 values numpy sums in order, as this loop does, and a
-    per-text array cost more than the sum."""
-    if len(values) >= 8:
-        return float(np.std(np.asarray(values, dtype=float)))
-    total = 0.0
-    for v in values:
-        total += (v - mean) * (v - mean)
-    return math.sqrt(total / len(values))
+
+def _char_class(ch: str) -> int:
+    return ((_ALNUM if ch.isalnum() else 0) | (_SPACE if ch.isspace() else 0) | (_DIGIT if ch.isdigit() else 0)
+            | (_UPPER if ch.isupper() else 0) | (_ALPHA if ch.isalpha() else 0)
+            | (_LETTER if _WORD_LETTER.match(ch) else 0) | (_APOS if ch in "'\u2019" else 0)
+            | (_LOWER if ch.islower() else 0))
+
+
+@lru_cache(maxsize=1)
+def _bmp_classes() -> np.ndarray:
+    table = np.fromiter((_char_class(chr(c)) for c in range(0x10000)), dtype=np.uint8, count=0x10000)
+    table.setflags(write=False)
+    return table
+
+
+def _classes(points: np.ndarray) -> np.ndarray:
+    """The class bits of each code point (outside the BMP, worked out once per distinct character)."""
+    out = _bmp_classes()[np.minimum(points, 0xFFFF)]
+    high = points > 0xFFFF
+    if high.any():
+        distinct, where = np.unique(points[high], return_inverse=True)
+        out[high] = np.array([_char_class(chr(int(c))) for c in distinct], dtype=np.uint8)[where]
+    return out
+
+
+def _prefix(flags: np.ndarray) -> np.ndarray:
+    """``c[j] - c[i]`` counts the true flags in ``[i, j)``."""
+    return np.concatenate([[0], np.cumsum(flags, dtype=np.int32)])
 
 
 def style_features(texts: Sequence[str]) -> np.ndarray:
@@ -207,39 +232,118 @@ def style_features(texts: Sequence[str]) -> np.ndarray:
     9. share of characters that are punctuation x 5;
     10. share of characters that are digits x 10;
     11. share of letters that are upper-case x 5.
-    Missing or empty text gives a row of zeros (the detector abstains on it anyway).
+    Words are ``_ALPHA_WORD`` matches and sentences non-blank ``_SENTENCE`` matches, in a text's first 50,000
+    characters (commas: in all of it). Missing or empty text gives a row of zeros (the detector abstains on it
+    anyway).
     """
     rows = np.zeros((len(texts), N_STYLE), dtype=np.float32)
-    for i, value in enumerate(texts):
-        text = text_of(value) or ""
-        toks = _ALPHA_WORD.findall(text[:50_000])
-        if not toks:
-            continue
-        head = [w.lower() for w in toks[:100]]
-        head_text = text[:50_000]
-        n_chars = max(1, len(head_text))
-        sentences = [s for s in (m.group().strip() for m in _SENTENCE.finditer(text[:50_000])) if s]
-        lengths = [len(_ALPHA_WORD.findall(s)) for s in sentences] or [len(toks)]
-        mean = sum(lengths) / len(lengths)  # a sum of ints is exact, as numpy's mean of them is
-        mean_len = max(mean, 1.0)
-        n_sent = max(len(sentences), 1)
-        rows[i] = [
-            len(set(head)) / len(head),
-            sum(map(len, toks)) / len(toks) / 12,
-            mean_len / 60,
-            _std(lengths, mean) / mean_len / 2,
-            text.count(",") / len(toks) * 4,
-            sum(1 for s in sentences if s[:1].islower()) / n_sent,
-            sum(1 for w in toks if w == "i") / len(toks) * 20,
-            sum(1 for s in sentences if s.endswith(("!", "?"))) / n_sent,
-            head_text.count("\n") / len(toks) * 10,
-            # Alphanumeric and space are disjoint, so punctuation is what is neither; map() with the str
-            # predicates counts in C, where a generator per character was a third of scoring time.
-            (len(head_text) - sum(map(str.isalnum, head_text)) - sum(map(str.isspace, head_text))) / n_chars * 5,
-            sum(map(str.isdigit, head_text)) / n_chars * 10,
-            sum(map(str.isupper, head_text)) / max(1, sum(map(str.isalpha, head_text))) * 5,
-        ]
+    full = [text_of(value) or "" for value in texts]
+    heads = [t[:_STYLE_HEAD] for t in full]
+    lo = 0
+    while lo < len(heads):
+        hi, size = lo + 1, len(heads[lo]) + 1
+        while hi < len(heads) and size + len(heads[hi]) + 1 <= _BATCH_CHARS:
+            size += len(heads[hi]) + 1
+            hi += 1
+        rows[lo:hi] = _style_rows(heads[lo:hi], [t.count(",") for t in full[lo:hi]])
+        lo = hi
     return np.clip(rows, 0.0, 1.0)
+
+
+def _style_rows(heads: list[str], commas: list[int]) -> np.ndarray:
+    """The unclipped rows of ``heads``, whose characters are classified together."""
+    # Joined by line breaks: a break is neither a letter nor an apostrophe and ends a sentence, so no word or
+    # sentence runs from one text into the next.
+    joined = "\n".join(heads) + "\n"
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cls = _classes(points)
+    n = len(cls)
+    letter, apos, space = (cls & _LETTER) != 0, (cls & _APOS) != 0, (cls & _SPACE) != 0
+    # A word is a run of letters, continued across one apostrophe between two letters.
+    prev_letter = np.zeros(n, dtype=bool)
+    prev_letter[1:] = letter[:-1]
+    next_letter = np.zeros(n, dtype=bool)
+    next_letter[:-1] = letter[1:]
+    bridge = apos & prev_letter & next_letter
+    prev_bridge = np.zeros(n, dtype=bool)
+    prev_bridge[1:] = bridge[:-1]
+    start = letter & ~prev_letter & ~prev_bridge
+    next_bridge = np.zeros(n, dtype=bool)
+    next_bridge[:-1] = bridge[1:]
+    single_i = start & (points == ord("i")) & ~next_letter & ~next_bridge
+    bounds = np.cumsum([0] + [len(h) + 1 for h in heads])
+    a, b = bounds[:-1], bounds[1:] - 1
+    # Counts per text in one pass; each text's segment ends with its line break, taken off again below.
+    flags = np.column_stack([start, letter | bridge, single_i, (cls & _ALNUM) != 0, space, (cls & _DIGIT) != 0,
+                             (cls & _UPPER) != 0, (cls & _ALPHA) != 0, points == 10])
+    summed = np.add.reduceat(flags.astype(np.int32), a, axis=0) - np.array([0, 0, 0, 0, 1, 0, 0, 0, 1])
+    per_text = dict(zip(("words", "word_chars", "i", "alnum", "space", "digit", "upper", "alpha", "breaks"),
+                        summed.T))
+    n_toks = per_text["words"]
+
+    # Sentences (_SENTENCE): each run of characters other than . ! ? and line breaks, with the marks after it;
+    # blank ones do not count.
+    idx = np.arange(n)
+    mark = (points == 46) | (points == 33) | (points == 63)
+    delim = mark | (points == 10)
+    inner = ~delim
+    run_start = inner.copy()
+    run_start[1:] &= delim[:-1]
+    run_end = inner.copy()
+    run_end[:-1] &= delim[1:]
+    s_lo, s_words = np.flatnonzero(run_start), np.flatnonzero(run_end) + 1
+    after_marks = np.minimum.accumulate(np.where(mark, n, idx)[::-1])[::-1]
+    s_hi = np.where(s_words < n, after_marks[np.minimum(s_words, n - 1)], n)
+    sp = _prefix(space)
+    keep = (s_hi - s_lo) > (sp[s_hi] - sp[s_lo])
+    s_lo, s_hi, s_words = s_lo[keep], s_hi[keep], s_words[keep]
+    text_of_sentence = np.searchsorted(bounds, s_lo, side="right") - 1
+    # First and last non-space character of each sentence.
+    next_solid = np.minimum.accumulate(np.where(space, n, idx)[::-1])[::-1]
+    prev_solid = np.maximum.accumulate(np.where(space, -1, idx))
+    first = next_solid[s_lo]
+    last = prev_solid[s_hi - 1]
+    starts_lower = (cls[first] & _LOWER) != 0
+    ends_excl = (points[last] == 33) | (points[last] == 63)
+    ws = _prefix(start)
+    lengths = (ws[s_words] - ws[s_lo]).astype(np.float64)
+    k = len(heads)
+    n_sent = np.bincount(text_of_sentence, minlength=k)
+    total = np.bincount(text_of_sentence, weights=lengths, minlength=k)
+    has = n_sent > 0
+    mean = np.where(has, total / np.maximum(n_sent, 1), n_toks)  # no sentence: one of all the words
+    dev = lengths - mean[text_of_sentence]
+    var = np.bincount(text_of_sentence, weights=dev * dev, minlength=k) / np.maximum(n_sent, 1)
+    mean_len = np.maximum(mean, 1.0)
+    sent = np.maximum(n_sent, 1)
+    lower = np.bincount(text_of_sentence, weights=starts_lower, minlength=k)
+    excl = np.bincount(text_of_sentence, weights=ends_excl, minlength=k)
+    chars = np.maximum(b - a, 1)
+    toks = np.maximum(n_toks, 1)
+    # Type-token ratio: the words before the 101st word's start.
+    word_at = np.append(np.flatnonzero(start), n)
+    before = np.cumsum(np.concatenate([[0], n_toks[:-1]]))
+    cut = np.where(n_toks > 100, word_at[np.minimum(before + 100, len(word_at) - 1)] - a, b - a)
+    find = _ALPHA_WORD.findall
+    ttr = np.array([len({w.lower() for w in set(find(h, 0, c))}) for h, c in zip(heads, cut.tolist())],
+                   dtype=np.float64)
+    out = np.column_stack([
+        ttr / np.minimum(toks, 100),
+        per_text["word_chars"] / toks / 12,
+        mean_len / 60,
+        np.sqrt(var) / mean_len / 2,
+        np.asarray(commas) / toks * 4,
+        lower / sent,
+        per_text["i"] / toks * 20,
+        excl / sent,
+        per_text["breaks"] / toks * 10,
+        (b - a - per_text["alnum"] - per_text["space"]) / chars * 5,
+        per_text["digit"] / chars * 10,
+        per_text["upper"] / np.maximum(per_text["alpha"], 1) * 5,
+    ])
+    out[n_toks == 0] = 0.0
+    return out
+
 
 
 # ----------------------------------------------------------------------------- the block matrices

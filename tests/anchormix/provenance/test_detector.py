@@ -88,6 +88,42 @@ def test_style_features_are_bounded_for_any_length():
     assert rows[8, 6] == 1.0 and rows[8, 5] == 1.0  # lower-case "i", sentences starting lower-case
 
 
+def _style_row_one_text(text: str) -> list[float]:
+    """The style block's definition for one text, a regex call per word and sentence."""
+    import re
+
+    word, sentence = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*"), re.compile(r"[^.!?\n]+[.!?]*")
+    head = text[:50_000]
+    toks = word.findall(head)
+    if not toks:
+        return [0.0] * N_STYLE
+    sentences = [s for s in (m.group().strip() for m in sentence.finditer(head)) if s]
+    lengths = [len(word.findall(s)) for s in sentences] or [len(toks)]
+    mean = sum(lengths) / len(lengths)
+    n_sent = max(len(sentences), 1)
+    return [len({w.lower() for w in toks[:100]}) / min(100, len(toks)), sum(map(len, toks)) / len(toks) / 12,
+            max(mean, 1) / 60, float(np.std(lengths)) / max(mean, 1) / 2, text.count(",") / len(toks) * 4,
+            sum(s[:1].islower() for s in sentences) / n_sent, toks.count("i") / len(toks) * 20,
+            sum(s.endswith(("!", "?")) for s in sentences) / n_sent, head.count("\n") / len(toks) * 10,
+            (len(head) - sum(map(str.isalnum, head)) - sum(map(str.isspace, head))) / max(1, len(head)) * 5,
+            sum(map(str.isdigit, head)) / max(1, len(head)) * 10,
+            sum(map(str.isupper, head)) / max(1, sum(map(str.isalpha, head))) * 5]
+
+
+def test_style_features_of_a_batch_are_each_texts_own(human_docs, machine_docs, monkeypatch):
+    import anchormix.provenance.detector_features as features
+
+    odd = ["don't 'quote' it\u2019s a\u2019\u2019b x' y'z'", "Ab\u00b2c 3rd! \u216b \u2177 stra\u00dfe \u03a3\u0391. \ufb01ne?",
+           "  \n\n . . ! ? ...  x", "\ud800 lone surrogate. i", "l'\u00e9t\u00e9 c\u2019\u00e9tait, \U0001d400bc \U00010400x.",
+           " ".join(["w%d" % i for i in range(150)]) + " " + " ".join(["word"] * 150), "A" * 60_000 + ". b, c",
+           "\x00abc\x00 def. I i i.", "One.\nTwo!\n\nthree? four"]
+    texts = odd + human_docs[:40] + machine_docs[:40]
+    want = np.clip(np.array([_style_row_one_text(t) for t in texts], dtype=np.float32), 0, 1)
+    assert np.allclose(style_features(texts), want, rtol=1e-6, atol=1e-7)
+    monkeypatch.setattr(features, "_BATCH_CHARS", 500)  # many small batches, and texts longer than one
+    assert np.allclose(style_features(texts), want, rtol=1e-6, atol=1e-7)
+
+
 def test_too_few_records_is_reported_not_raised(human_docs, machine_docs, tmp_path):
     det, report = train_detector(["a", "b", "c"], human_docs[:2] + machine_docs[:1], [0, 0, 1],
                                  DetectorSettings(), tmp_path)
