@@ -37,6 +37,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from anchormix.evidence import Evidence
@@ -189,17 +190,26 @@ def _verify(manifest: Any, text: str, source: str, registry: Registry) -> Manife
     if entry is None or key_id not in entry.public_keys:
         where = "unregistered source" if entry is None else f"source {source!r}"
         return ManifestCheck("unknown_key", f"key {key_id!r} not registered for {where}", key_id, term, origin)
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from nacl.exceptions import BadSignatureError
 
     signed = {k: v for k, v in manifest.items() if k != "signature"}
     try:
-        Ed25519PublicKey.from_public_bytes(entry.public_keys[key_id]).verify(signature, canonical_bytes(signed))
-    except InvalidSignature:
+        _verify_key(entry.public_keys[key_id]).verify(canonical_bytes(signed), signature)
+    except BadSignatureError:
         return ManifestCheck("bad_signature", "signature does not verify", key_id, term, origin)
     if manifest["content_hash"] != content_hash(text):
         return ManifestCheck("hash_mismatch", "text differs from the signed text", key_id, term, origin)
     return ManifestCheck("verified", f"signed by {key_id}", key_id, term, origin)
+
+
+@lru_cache(maxsize=256)
+def _verify_key(raw: bytes):
+    """A registered raw ed25519 key as libsodium's verifier (PyNaCl): it checks a signature in about half the CPU
+    of ``cryptography``'s, and a drop can hold a signed manifest per record. libsodium also refuses
+    non-canonical signatures and small-order keys, which can only make fewer manifests count as verified."""
+    from nacl.signing import VerifyKey
+
+    return VerifyKey(raw)
 
 
 def _load_private(private_key: bytes | str):
