@@ -76,4 +76,4 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
         out.add(f"{NAME}.curly_bracket", "curly_bracket" not in page_failures)
     if s.c4_min_sentences:
         n = sum(map(count_line_sentences, kept))
-        out.add(f"{NAME}.too_few_sentences", n >= s.c4_min_sentences, f"{n}<{s.c4_min_sentences}")
+        out.add(f"{NAME}.too_few_sentences", n >= s.c4_min_sentences, "{}<{}", n, s.c4_min_sentences)

@@ -31,15 +31,15 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
         return
     ratio = sum(1 for line in lines if line.endswith(TERMINAL_PUNCTUATION)) / len(lines)
     ok = ratio >= s.fineweb_min_line_punct_fraction or (ratio == 0 and s.fineweb_line_punct_exclude_zero)
-    out.add(f"{NAME}.line_punct", ok, f"{ratio:.2f}<{s.fineweb_min_line_punct_fraction}")
+    out.add(f"{NAME}.line_punct", ok, "{:.2f}<{}", ratio, s.fineweb_min_line_punct_fraction)
     short = sum(1 for line in lines if len(line) <= s.fineweb_short_line_length) / len(lines)
     out.add(f"{NAME}.short_lines", short <= s.fineweb_max_short_line_fraction,
-            f"{short:.2f}>{s.fineweb_max_short_line_fraction}")
+            "{:.2f}>{}", short, s.fineweb_max_short_line_fraction)
     chars = len(text.replace("\n", ""))
     dup = find_duplicates(lines)[1] / chars if chars else 0.0
     out.add(f"{NAME}.duplicate_line_chars", dup <= s.fineweb_max_duplicate_line_char_fraction,
-            f"{dup:.3f}>{s.fineweb_max_duplicate_line_char_fraction}")
+            "{:.3f}>{}", dup, s.fineweb_max_duplicate_line_char_fraction)
     if out.gate(doc, f"{NAME}.list_ratio", SPACED) and doc.stats.words:
         ratio = text.count("\n") / doc.stats.words
         out.add(f"{NAME}.list_ratio", ratio <= s.fineweb_max_newline_word_ratio,
-                f"{ratio:.2f}>{s.fineweb_max_newline_word_ratio}")
+                "{:.2f}>{}", ratio, s.fineweb_max_newline_word_ratio)

@@ -39,34 +39,34 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
         return out.gate(doc, f"{NAME}.{rule}", RULES[rule])
 
     if s.min_words and applies("too_few_words"):
-        out.add(f"{NAME}.too_few_words", n_content >= s.min_words, f"{n_content}<{s.min_words}")
+        out.add(f"{NAME}.too_few_words", n_content >= s.min_words, "{}<{}", n_content, s.min_words)
     if s.max_words and applies("too_many_words"):
-        out.add(f"{NAME}.too_many_words", n_content <= s.max_words, f"{n_content}>{s.max_words}")
+        out.add(f"{NAME}.too_many_words", n_content <= s.max_words, "{}>{}", n_content, s.max_words)
     if n_content and applies("mean_word_length"):
         mean = stats.content_chars / n_content
         ok = (not s.min_mean_word_length or mean >= s.min_mean_word_length) and (
             not s.max_mean_word_length or mean <= s.max_mean_word_length)
-        out.add(f"{NAME}.mean_word_length", ok, f"{mean:.2f}")
+        out.add(f"{NAME}.mean_word_length", ok, "{:.2f}", mean)
     if n_words and applies("hash_ratio"):
         ratio = text.count("#") / n_words
-        out.add(f"{NAME}.hash_ratio", ratio <= s.max_symbol_ratio, f"{ratio:.3f}>{s.max_symbol_ratio}")
+        out.add(f"{NAME}.hash_ratio", ratio <= s.max_symbol_ratio, "{:.3f}>{}", ratio, s.max_symbol_ratio)
     if n_words and applies("ellipsis_ratio"):
         ratio = (text.count("...") + text.count("…")) / n_words
-        out.add(f"{NAME}.ellipsis_ratio", ratio <= s.max_symbol_ratio, f"{ratio:.3f}>{s.max_symbol_ratio}")
+        out.add(f"{NAME}.ellipsis_ratio", ratio <= s.max_symbol_ratio, "{:.3f}>{}", ratio, s.max_symbol_ratio)
     lines = text.splitlines()
     if lines:
         bullets = sum(1 for line in lines if line.lstrip().startswith(BULLETS)) / len(lines)
         if applies("bullet_lines"):
             out.add(f"{NAME}.bullet_lines", bullets <= s.max_bullet_line_fraction,
-                    f"{bullets:.2f}>{s.max_bullet_line_fraction}")
+                    "{:.2f}>{}", bullets, s.max_bullet_line_fraction)
         ellipsis = sum(1 for line in lines if line.rstrip().endswith(ELLIPSES)) / len(lines)
         if applies("ellipsis_lines"):
             out.add(f"{NAME}.ellipsis_lines", ellipsis <= s.max_ellipsis_line_fraction,
-                    f"{ellipsis:.2f}>{s.max_ellipsis_line_fraction}")
+                    "{:.2f}>{}", ellipsis, s.max_ellipsis_line_fraction)
     if n_words and s.min_alpha_word_fraction and applies("alpha_words"):
         alpha = stats.alpha / n_words
         out.add(f"{NAME}.alpha_words", alpha >= s.min_alpha_word_fraction,
-                f"{alpha:.2f}<{s.min_alpha_word_fraction}")
+                "{:.2f}<{}", alpha, s.min_alpha_word_fraction)
     if s.min_stop_words:
         _stop_words(doc, s, out)
 
@@ -87,5 +87,5 @@ def _stop_words(doc: Document, s: QualitySettings, out: Checks) -> None:
         out.skip(rule, f"no stop words for lang={code}")
         return
     found = len(set(vocabulary).intersection(doc.words))
-    detail = f"{found}<{s.min_stop_words}" + ("" if code == "en" else f" lang={code}")
-    out.add(rule, found >= s.min_stop_words, detail)
+    out.add(rule, found >= s.min_stop_words, "{}<{}{}", found, s.min_stop_words,
+            "" if code == "en" else f" lang={code}")

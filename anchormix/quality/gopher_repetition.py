@@ -113,9 +113,9 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
     ):
         dup, dup_chars = find_duplicates(parts)
         frac = dup / len(parts)
-        out.add(f"{NAME}.duplicate_{unit}s", frac <= max_frac, f"{frac:.2f}>{max_frac}")
+        out.add(f"{NAME}.duplicate_{unit}s", frac <= max_frac, "{:.2f}>{}", frac, max_frac)
         char_frac = dup_chars / n_chars
-        out.add(f"{NAME}.duplicate_{unit}_chars", char_frac <= max_char_frac, f"{char_frac:.2f}>{max_char_frac}")
+        out.add(f"{NAME}.duplicate_{unit}_chars", char_frac <= max_char_frac, "{:.2f}>{}", char_frac, max_char_frac)
     if not out.gate(doc, f"{NAME}.ngrams", SPACED):
         return
     words, stats = doc.words, doc.stats
@@ -123,7 +123,7 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
         if len(words) < n:
             continue
         frac = stats.top_chars[n] / n_chars
-        out.add(f"{NAME}.top_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")
+        out.add(f"{NAME}.top_{n}gram", frac <= limit, "{:.2f}>{}", frac, limit)
     grams = None
     for n, limit in s.duplicate_ngram_limits():
         candidates = stats.repeat_candidates.get(n)
@@ -132,4 +132,4 @@ def check(doc: Document, s: QualitySettings, out: Checks) -> None:
             grams = grams or NGrams(words)
             repeated = grams.duplicate_chars(n, candidates)
         frac = repeated / n_chars
-        out.add(f"{NAME}.duplicate_{n}gram", frac <= limit, f"{frac:.2f}>{limit}")
+        out.add(f"{NAME}.duplicate_{n}gram", frac <= limit, "{:.2f}>{}", frac, limit)

@@ -186,15 +186,17 @@ def _script_of(ch: str) -> str | None:
     return None
 
 
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_ASCII_LETTER_BYTES = bytes(range(65, 91)) + bytes(range(97, 123))
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def dominant_script(text: str, sample: int = 4000) -> str | None:
     """The script of most letters in the first ``sample`` characters (Japanese: Kana if any)."""
     head = text[:sample]
-    # Every ASCII letter is Latin: count them in C, and look up only the other letters.
-    ascii_letters = len(_ASCII_LETTER.findall(head))
+    # Every ASCII letter is Latin: count them in C (in UTF-8 an ASCII byte only ever stands for itself), and look
+    # up only the other letters.
+    raw = head.encode("utf-8", "surrogatepass")
+    ascii_letters = len(raw) - len(raw.translate(None, _ASCII_LETTER_BYTES))
     counts: dict[str, int] = {"Latin": ascii_letters} if ascii_letters else {}
     for ch in _NON_ASCII.findall(head):
         if ch.isalpha():
@@ -255,7 +257,9 @@ def detect_language(text: str, function_words: Mapping[str, tuple[str, ...]] = F
         return _SCRIPT_LANGUAGE[script], script
     if script not in ("Latin", "Cyrillic"):
         return UNKNOWN, script
-    counts = Counter(map(str.lower, _WORD.findall(text[:sample])))
+    head = text[:sample]
+    # Lower-casing ASCII text first finds the same words; elsewhere a lower-cased letter can change length.
+    counts = Counter(_WORD.findall(head.lower()) if head.isascii() else map(str.lower, _WORD.findall(head)))
     if not counts:
         return UNKNOWN, script
     n_words = counts.total()
