@@ -217,6 +217,27 @@ def _prefix(flags: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(flags, dtype=np.int32)])
 
 
+def _shifted(flags: np.ndarray, by: int) -> np.ndarray:
+    """``flags`` moved ``by`` places later (``by`` < 0: earlier), False where nothing moved in."""
+    out = np.zeros(len(flags), dtype=bool)
+    if by > 0:
+        out[by:] = flags[:-by]
+    else:
+        out[:by] = flags[-by:]
+    return out
+
+
+def _first_at_or_after(hit: np.ndarray) -> np.ndarray:
+    """For each position, the first position at or after it where ``hit`` holds (``len(hit)`` if none)."""
+    n = len(hit)
+    return np.minimum.accumulate(np.where(hit, np.arange(n), n)[::-1])[::-1]
+
+
+def _last_at_or_before(hit: np.ndarray) -> np.ndarray:
+    """For each position, the last position at or before it where ``hit`` holds (-1 if none)."""
+    return np.maximum.accumulate(np.where(hit, np.arange(len(hit)), -1))
+
+
 def style_features(texts: Sequence[str]) -> np.ndarray:
     """``N_STYLE`` length-normalised ratios per text, each clipped to [0, 1].
 
@@ -260,17 +281,10 @@ def _style_rows(heads: list[str], commas: list[int]) -> np.ndarray:
     n = len(cls)
     letter, apos, space = (cls & _LETTER) != 0, (cls & _APOS) != 0, (cls & _SPACE) != 0
     # A word is a run of letters, continued across one apostrophe between two letters.
-    prev_letter = np.zeros(n, dtype=bool)
-    prev_letter[1:] = letter[:-1]
-    next_letter = np.zeros(n, dtype=bool)
-    next_letter[:-1] = letter[1:]
+    prev_letter, next_letter = _shifted(letter, 1), _shifted(letter, -1)
     bridge = apos & prev_letter & next_letter
-    prev_bridge = np.zeros(n, dtype=bool)
-    prev_bridge[1:] = bridge[:-1]
-    start = letter & ~prev_letter & ~prev_bridge
-    next_bridge = np.zeros(n, dtype=bool)
-    next_bridge[:-1] = bridge[1:]
-    single_i = start & (points == ord("i")) & ~next_letter & ~next_bridge
+    start = letter & ~prev_letter & ~_shifted(bridge, 1)
+    single_i = start & (points == ord("i")) & ~next_letter & ~_shifted(bridge, -1)
     bounds = np.cumsum([0] + [len(h) + 1 for h in heads])
     a, b = bounds[:-1], bounds[1:] - 1
     # Counts per text in one pass; each text's segment ends with its line break, taken off again below.
@@ -283,26 +297,19 @@ def _style_rows(heads: list[str], commas: list[int]) -> np.ndarray:
 
     # Sentences (_SENTENCE): each run of characters other than . ! ? and line breaks, with the marks after it;
     # blank ones do not count.
-    idx = np.arange(n)
     mark = (points == 46) | (points == 33) | (points == 63)
     delim = mark | (points == 10)
-    inner = ~delim
-    run_start = inner.copy()
-    run_start[1:] &= delim[:-1]
-    run_end = inner.copy()
-    run_end[:-1] &= delim[1:]
-    s_lo, s_words = np.flatnonzero(run_start), np.flatnonzero(run_end) + 1
-    after_marks = np.minimum.accumulate(np.where(mark, n, idx)[::-1])[::-1]
-    s_hi = np.where(s_words < n, after_marks[np.minimum(s_words, n - 1)], n)
+    # A run starts at 0 or after a delimiter; the joined text ends in a line break, so every run ends before it.
+    s_lo = np.flatnonzero(~delim & ~_shifted(~delim, 1))
+    s_words = np.flatnonzero(~delim & _shifted(delim, -1)) + 1
+    s_hi = _first_at_or_after(~mark)[s_words]
     sp = _prefix(space)
     keep = (s_hi - s_lo) > (sp[s_hi] - sp[s_lo])
     s_lo, s_hi, s_words = s_lo[keep], s_hi[keep], s_words[keep]
     text_of_sentence = np.searchsorted(bounds, s_lo, side="right") - 1
     # First and last non-space character of each sentence.
-    next_solid = np.minimum.accumulate(np.where(space, n, idx)[::-1])[::-1]
-    prev_solid = np.maximum.accumulate(np.where(space, -1, idx))
-    first = next_solid[s_lo]
-    last = prev_solid[s_hi - 1]
+    first = _first_at_or_after(~space)[s_lo]
+    last = _last_at_or_before(~space)[s_hi - 1]
     starts_lower = (cls[first] & _LOWER) != 0
     ends_excl = (points[last] == 33) | (points[last] == 63)
     ws = _prefix(start)
